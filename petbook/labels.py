@@ -8,21 +8,21 @@ Docs: https://petbook-dev.github.io/petbook/labels.html.md"""
 __all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'PETS_NAME_RE', 'LABELS', 'is_cat', 'is_pets_name', 'breed_of', 'label_func',
            'LabelReport', 'label_report']
 
-# %% ../nbs/01_labels.ipynb #b22bff0a
+# %% ../nbs/01_labels.ipynb #d285e88c
 import re
 from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
 from .data import *
 
-# %% ../nbs/01_labels.ipynb #10d432b2
+# %% ../nbs/01_labels.ipynb #4bf1b444
 def is_cat(
     x:str|Path, # A Pets file name or path, e.g. 'Abyssinian_1.jpg'
 ) -> bool:
     "True when the file name starts with a capital letter: the Pets convention for cats."
     return Path(x).name[0].isupper()
 
-# %% ../nbs/01_labels.ipynb #cca98b92
+# %% ../nbs/01_labels.ipynb #816f5a83
 CAT_BREEDS = ['Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon',
               'Persian', 'Ragdoll', 'Russian_Blue', 'Siamese', 'Sphynx']
 DOG_BREEDS = ['american_bulldog', 'american_pit_bull_terrier', 'basset_hound', 'beagle', 'boxer', 'chihuahua',
@@ -30,12 +30,12 @@ DOG_BREEDS = ['american_bulldog', 'american_pit_bull_terrier', 'basset_hound', '
               'japanese_chin', 'keeshond', 'leonberger', 'miniature_pinscher', 'newfoundland', 'pomeranian', 'pug',
               'saint_bernard', 'samoyed', 'scottish_terrier', 'shiba_inu', 'staffordshire_bull_terrier',
               'wheaten_terrier', 'yorkshire_terrier']
-PETS_NAME_RE = re.compile(r'^(?P<breed>[A-Za-z]+(?:_[A-Za-z]+)*)_(?P<num>\d+)\.(?:jpe?g|png)\Z', re.IGNORECASE)
+PETS_NAME_RE = re.compile(r'^(?P<breed>[A-Za-z]+(?:_[A-Za-z]+)*)_(?P<num>\d+)\.(?:jpe?g|png|gif|bmp|webp|tiff?)\Z', re.IGNORECASE|re.ASCII)
 
 def is_pets_name(
     x:str|Path, # A file name or path
 ) -> bool:
-    "True when the name follows the Pets convention `<breed>_<number>.<jpg|jpeg|png>`."
+    "True when the name follows the Pets convention `<breed>_<number>.<jpg|jpeg|png|gif|bmp|webp|tif|tiff>`."
     return PETS_NAME_RE.match(Path(x).name) is not None
 
 def breed_of(
@@ -46,7 +46,7 @@ def breed_of(
     if m is None: raise ValueError(f"{Path(x).name!r} is not a Pets name (<breed>_<number>.jpg): no breed to read")
     return m['breed']
 
-# %% ../nbs/01_labels.ipynb #268a6d39
+# %% ../nbs/01_labels.ipynb #2fdfe9b8
 LABELS = ('species', 'breed')
 
 def label_func(

@@ -1,0 +1,173 @@
+"""The book's recipe vs petbook's fast data path (`petbook.fastdata`), side by side in one process (issue 9).
+
+Both fine-tune the same architecture on the same files with the same split; printed and written to
+`benchmarks/results/<machine>[-tag].json`: wall time per phase (data setup or decode, each epoch, total),
+images/s, peak GPU memory (CUDA) and the final error rate.
+
+    # CPU, a small real set (as run for the committed CPU result):
+    python benchmarks/fastpath.py --data ../shared/realpets/catsdogs --n 200 --size 128 --epochs 1 --arch resnet18
+    # a GPU machine without Pets: synthesise 7,400 Pets-sized (500x375) JPEGs first
+    python benchmarks/fastpath.py --make-jpegs 7400 --size 224 --epochs 1 --arch resnet34
+    # the Colab case: pinned to 3 cores, 2 loader workers
+    taskset -c 0-2 python benchmarks/fastpath.py --make-jpegs 7400 --workers 2 --tag 3cores
+
+It is a benchmark, not a test: run it deliberately, once per machine.
+"""
+import argparse, json, os, platform, random, re, sys, tempfile, time, warnings
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing petbook
+warnings.filterwarnings('ignore', category=DeprecationWarning)
+warnings.filterwarnings('ignore', category=FutureWarning)
+
+import numpy as np, torch
+from PIL import Image, ImageDraw
+from fastcore.parallel import parallel
+from fastai.vision.all import (ImageDataLoaders, Resize, vision_learner, error_rate, Callback, defaults, set_seed,
+                               get_image_files, default_device)
+import fastai, torchvision
+from petbook.labels import is_cat
+from petbook.fastdata import pets_dls_fast, speed_up, cached_images
+
+
+def machine() -> dict:
+    "What this ran on: CPU model, cores (all and usable), memory, GPU, library versions."
+    cpu = platform.processor() or 'unknown CPU'
+    try: cpu = re.search(r'model name\s*:\s*(.*)', Path('/proc/cpuinfo').read_text())[1].strip()
+    except Exception: pass
+    try: mem = os.sysconf('SC_PAGE_SIZE')*os.sysconf('SC_PHYS_PAGES')/2**30
+    except Exception: mem = None
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return dict(cpu=cpu, cores=os.cpu_count(), usable_cores=len(os.sched_getaffinity(0)), mem_gib=mem and round(mem, 1),
+                gpu=gpu, gpu_mem_gib=round(torch.cuda.get_device_properties(0).total_memory/2**30, 1) if gpu else None,
+                torch=torch.__version__, torchvision=torchvision.__version__, fastai=fastai.__version__,
+                python=platform.python_version(), torch_threads=torch.get_num_threads(),
+                load_avg_1min=round(os.getloadavg()[0], 2))
+
+
+def machine_name(m:dict, tag:str=None) -> str:
+    "A file name for the results: the GPU (or CPU model) and the usable cores."
+    slug = lambda s: re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')
+    name = f"{slug(m['gpu'])}-{m['usable_cores']}cpu" if m['gpu'] else f"cpu-{slug(m['cpu'])[:40]}-{m['usable_cores']}c"
+    return name + (f'-{slug(tag)}' if tag else '')
+
+
+def _one_jpeg(i:int, dest:Path, seed:int=0):
+    "One synthetic 500x375 photo: a cat (disc or ring) or a dog (square or cross) on a noisy background."
+    rng = np.random.default_rng(seed*1_000_003 + i)
+    cat = i % 2 == 0
+    bg = rng.integers(60, 200, 3)
+    arr = np.clip(bg + rng.normal(0, 25, (375, 500, 3)), 0, 255).astype(np.uint8)
+    im = Image.fromarray(arr); dr = ImageDraw.Draw(im)
+    r = int(375*rng.uniform(.2, .3)); cx, cy = rng.integers(r, 500-r), rng.integers(r, 375-r)
+    col, box, w = tuple(int(c) for c in 255-bg), (cx-r, cy-r, cx+r, cy+r), max(2, r//3)
+    shape = ('disc', 'ring')[i//2 % 2] if cat else ('square', 'cross')[i//2 % 2]
+    if shape == 'disc': dr.ellipse(box, fill=col)
+    elif shape == 'ring': dr.ellipse(box, outline=col, width=w)
+    elif shape == 'square': dr.rectangle(box, fill=col)
+    else: dr.rectangle((cx-r, cy-w//2, cx+r, cy+w//2), fill=col); dr.rectangle((cx-w//2, cy-r, cx+w//2, cy+r), fill=col)
+    im.save(dest/(f'Cat_{i}.jpg' if cat else f'dog_{i}.jpg'), quality=90)
+
+
+def make_jpegs(dest:Path, n:int, seed:int=0) -> Path:
+    "Write `n` Pets-sized JPEGs named with the Pets convention (capital first letter: cat) into `dest`."
+    dest.mkdir(parents=True, exist_ok=True)
+    parallel(_one_jpeg, range(n), dest=dest, seed=seed, n_workers=defaults.cpus, chunksize=64, progress=False)
+    return dest
+
+
+class PhaseTimer(Callback):
+    "Wall time of each epoch (training and validation), with the GPU synchronised at the edges."
+    order = 100
+    def __init__(self): self.epochs = []
+    def _sync(self):
+        if torch.cuda.is_available(): torch.cuda.synchronize()
+    def before_epoch(self): self._sync(); self.t0 = time.perf_counter()
+    def after_epoch(self): self._sync(); self.epochs.append(round(time.perf_counter() - self.t0, 3))
+
+
+def run(kind:str, files:list, path:Path, a) -> dict:
+    "Fine-tune once with the stock recipe or the fast path; the figures of that run."
+    dev = default_device()
+    if torch.cuda.is_available(): torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+    set_seed(42)
+    t0 = time.perf_counter()
+    if kind == 'stock':   # the book's recipe (files sorted, as pets_dls does, so both split the same list)
+        dls = ImageDataLoaders.from_name_func(path, files, valid_pct=0.2, seed=42, label_func=is_cat,
+                                              item_tfms=Resize(a.size), bs=a.bs, num_workers=a.workers)
+    else:
+        dls = pets_dls_fast(path, files=files, size=a.size, bs=a.bs, n_workers=a.workers, verbose=False)
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+    t_data = time.perf_counter() - t0
+    timer = PhaseTimer()
+    learn = vision_learner(dls, getattr(torchvision.models, a.arch), metrics=error_rate, pretrained=a.pretrained, cbs=timer)
+    if kind == 'fast': speed_up(learn, compile=a.compile)
+    with learn.no_bar(), learn.no_logging(): learn.fine_tune(a.epochs)
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+    total = time.perf_counter() - t0
+    n_train, n_valid, n_ep = len(dls.train_ds), len(dls.valid_ds), len(timer.epochs)
+    res = dict(data_s=round(t_data, 3), data_phase='decode+cache on device' if kind == 'fast' else 'DataLoaders setup (decoding happens in each epoch)',
+               epoch_s=timer.epochs, fit_s=round(sum(timer.epochs), 3), total_s=round(total, 3),
+               train_imgs_per_s=round(n_train*n_ep/sum(timer.epochs), 1), end_to_end_imgs_per_s=round(n_train*n_ep/total, 1),
+               error_rate=round(float(learn.recorder.values[-1][-1]), 4), n_train=n_train, n_valid=n_valid,
+               loader=type(dls.train).__name__, valid_items=[Path(f).name for f in dls.valid_ds.items])
+    if torch.cuda.is_available(): res['peak_gpu_mem_gib'] = round(torch.cuda.max_memory_allocated()/2**30, 2)
+    print(f"{kind:5}: data {res['data_s']:7.2f}s | epochs {res['epoch_s']} | total {res['total_s']:7.2f}s | "
+          f"{res['train_imgs_per_s']:8.1f} train img/s in fit, {res['end_to_end_imgs_per_s']:8.1f} end to end | "
+          f"error {res['error_rate']:.4f}" + (f" | peak GPU {res['peak_gpu_mem_gib']} GiB" if 'peak_gpu_mem_gib' in res else ''),
+          flush=True)
+    return res
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument('--data', type=Path, help='folder of Pets-named JPEGs')
+    g.add_argument('--make-jpegs', type=int, metavar='N', help='synthesise N Pets-sized (500x375) JPEGs in a temp folder')
+    p.add_argument('--n', type=int, default=None, help='use a random sample of N files (seed 0)')
+    p.add_argument('--size', type=int, default=224); p.add_argument('--bs', type=int, default=64)
+    p.add_argument('--epochs', type=int, default=1, help='fine_tune(EPOCHS): one frozen epoch more')
+    p.add_argument('--arch', default='resnet34', help='a torchvision model name')
+    p.add_argument('--pretrained', action='store_true', help='use pretrained weights (needs them cached: no internet here)')
+    p.add_argument('--workers', type=int, default=None, help="stock loader workers and PIL decode processes (default: fastai's)")
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    p.add_argument('--compile', action='store_true', help='speed_up(compile=True) for the fast path')
+    p.add_argument('--order', default='stock,fast', help='which runs, in order')
+    p.add_argument('--tag', default=None, help='appended to the results file name')
+    p.add_argument('--out', type=Path, default=Path(__file__).parent/'results')
+    a = p.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
+    if a.workers is None: a.workers = defaults.cpus
+    tmp = Path(tempfile.mkdtemp(prefix='petbook-bench-'))
+    t = time.perf_counter()
+    path = make_jpegs(tmp/'images', a.make_jpegs) if a.make_jpegs else a.data
+    made_s = round(time.perf_counter() - t, 2) if a.make_jpegs else None
+    files = sorted(get_image_files(path))
+    if a.n: files = sorted(random.Random(0).sample(files, min(a.n, len(files))))
+    m = machine()
+    print(f"{len(files)} files from {path} at {a.size}px, {a.arch}, bs {a.bs}, fine_tune({a.epochs}); "
+          f"{m['gpu'] or 'no GPU'}; {m['cpu']}, {m['usable_cores']} usable cores", flush=True)
+    runs = {k: run(k, files, path, a) for k in a.order.split(',')}
+    # reusing the decoded set across runs: write it once, read it back
+    cache = tmp/'cache'
+    t = time.perf_counter(); cached_images(files, a.size, cache=cache, n_workers=a.workers, verbose=False); w = time.perf_counter() - t
+    t = time.perf_counter(); cached_images(files, a.size, cache=cache, verbose=False)
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+    r = time.perf_counter() - t
+    print(f'cache: decode+write {w:.2f}s, read back {r:.2f}s ({len(files)*3*a.size*a.size/2**20:.0f} MiB)')
+    same = len({tuple(v.pop('valid_items')) for v in runs.values()}) == 1
+    res = dict(machine=m, args={k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+               data=str(path) if a.data else f'{a.make_jpegs} synthetic 500x375 JPEGs (made in {made_s}s)',
+               n_files=len(files), same_valid_items=same, runs=runs,
+               cache=dict(decode_and_write_s=round(w, 3), read_s=round(r, 3)),
+               load_avg_1min_at_end=round(os.getloadavg()[0], 2), date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
+    if 'stock' in runs and 'fast' in runs:
+        res['speedup_total'] = round(runs['stock']['total_s']/runs['fast']['total_s'], 2)
+        print(f"fast path: {res['speedup_total']}x the stock recipe end to end; same validation files: {same}")
+    a.out.mkdir(parents=True, exist_ok=True)
+    fn = a.out/f'{machine_name(m, a.tag)}.json'
+    fn.write_text(json.dumps(res, indent=1) + '\n')
+    print('wrote', fn)
+    return res
+
+
+if __name__ == '__main__': main()
