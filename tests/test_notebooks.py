@@ -1,23 +1,155 @@
-"""Run every notebook in `nbs/` as a pytest test, the way `nbdev-test` does.
+"""Run every notebook in `nbs/` as a pytest test, the way `nbdev-test` does, and catch stale outputs.
 
 Each notebook is one test, executed with `nbdev.test.test_nb` so that nbdev's skip flags
 (`tst_flags` in `pyproject.toml`: `notest slow cuda`) are honoured. Run flagged cells too with
 `PETBOOK_FLAGS="slow" pytest` (space separated, like `nbdev-test --flags`).
+
+**Drift.** While a notebook re-executes, every cell that ran *and* has committed outputs is compared with its
+fresh outputs, structurally, so that timings and random numbers cannot make it flaky: the same number of figures,
+the same tables (column names; a fastai training table counts the same whether shown as HTML or as text), the
+same printed lines once numbers, paths and memory addresses are masked, the same errors. A cell whose committed
+output no longer matches what its code does fails the test with the cells named. Not compared: cells that did not
+run (`slow`, `cuda`, `eval: false`), stderr (warnings depend on library versions), widgets, the setup cell (it
+reports the GPU), and, when the real photos (`../shared/realpets`) are absent, notebooks that use them (their
+committed outputs were made with them). `PETBOOK_DRIFT=0` turns the comparison off.
 """
-import os, sys, io, contextlib
+import os, re, sys, io, contextlib
 from pathlib import Path
 import pytest
 from nbdev.config import get_config
 from nbdev import test as nbtest
+from fastcore.nbio import read_nb
 
 cfg = get_config(Path(__file__).parent)
 NBS = sorted(p for p in cfg.nbs_path.glob('*.ipynb') if not p.name.startswith('_'))
 SKIP = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
 FORCE = os.environ.get('PETBOOK_FLAGS', '').split()
+DRIFT = os.environ.get('PETBOOK_DRIFT', '1') != '0'
+SETUP_MARK = '# petbook setup:'          # tools/nb_header.py's setup cell: its output depends on the GPU
+WIDGET = 'application/vnd.jupyter.widget-view+json'
 
+# ---- a structural signature of a cell's outputs ------------------------------------------------------------
+_MASKS = [(re.compile(r'\x1b\[[0-9;]*[A-Za-z]'), ''),
+          (re.compile(r'0x[0-9a-fA-F]+'), 'ADDR'),
+          (re.compile(r'(?:[A-Za-z]:)?(?:~|\.{1,2})?(?:/[\w.@+-]+)+/?'), 'PATH'),
+          (re.compile(r'[-+]?\d+(?:[.,:]\d+)*(?:[eE][-+]?\d+)?'), 'N'),
+          (re.compile(r'\s+'), ' ')]
+_PROGRESS = re.compile(r'N%|█|\|N/N|\[N/N|<N|^Epoch N\S* :$')   # progress bars, timers, fastprogress's 'Epoch 1/1 :' (after masking)
+
+def mask(s:str) -> str:
+    "A printed line with what varies from run to run (numbers, paths, addresses, spacing) masked."
+    for r, sub in _MASKS: s = r.sub(sub, s)
+    return s.strip()
+
+def _cols(table_html:str) -> tuple:
+    head = re.search(r'<thead.*?</thead>', table_html, re.S)
+    part = head.group(0) if head else (re.search(r'<tr.*?</tr>', table_html, re.S) or re.search('', '')).group(0)
+    return tuple(re.sub(r'<[^>]+>', '', c).strip() for c in re.findall(r'<th[^>]*>(.*?)</th>', part, re.S))
+
+def _text(v) -> str: return ''.join(v) if isinstance(v, list) else (v or '')
+
+def signature(outputs) -> dict:
+    "What must stay the same between the committed and a fresh run: figures, table columns, masked lines, errors."
+    figs, tables, lines, errors = 0, [], [], []
+    def add_text(t):
+        for l in _text(t).splitlines():
+            m = mask(l)
+            if not m or _PROGRESS.search(m): continue
+            if re.match(r'^epoch train_loss', m): tables.append(tuple(m.split())); continue   # fastai's table, printed
+            if tables and re.match(r'^N( (N|#na#|nan|inf))+( N)?$', m): continue                 # ...and its rows
+            lines.append(m)
+    for o in outputs:
+        t = o.get('output_type')
+        if t == 'stream':
+            if o.get('name') != 'stderr': add_text(o.get('text'))
+        elif t == 'error': errors.append(o.get('ename'))
+        elif t in ('display_data', 'execute_result'):
+            d = o.get('data', {})
+            if any(k.startswith('image/') for k in d): figs += 1
+            elif '<table' in _text(d.get('text/html')):
+                tables += [_cols(tb) for tb in re.findall(r'<table.*?</table>', _text(d['text/html']), re.S)]
+            elif 'text/html' in d: continue      # other HTML: progress bars, styled text (kernel-dependent)
+            elif 'text/markdown' in d: add_text(d['text/markdown'])
+            elif 'text/plain' in d: add_text(d['text/plain'])
+    return dict(figures=figs, tables=tables, lines=lines, errors=errors)
+
+def _skip_drift(cell) -> bool:
+    outs = cell.get('outputs', [])
+    return (not outs or SETUP_MARK in cell.source or
+            any(WIDGET in o.get('data', {}) for o in outs))
+
+def _describe(i, cell, old, new) -> str:
+    first = next((l for l in cell.source.splitlines() if l.strip() and not l.startswith('#|')), '')[:70]
+    why = []
+    for k in ('figures', 'tables', 'errors'):
+        if old[k] != new[k]: why.append(f'{k}: committed {old[k]}, now {new[k]}')
+    if old['lines'] != new['lines']:
+        j = next((j for j, (a, b) in enumerate(zip(old['lines'], new['lines'])) if a != b), min(len(old['lines']), len(new['lines'])))
+        a = old['lines'][j] if j < len(old['lines']) else '(nothing)'
+        b = new['lines'][j] if j < len(new['lines']) else '(nothing)'
+        why.append(f'printed line {j+1}: committed {a!r}, now {b!r}')
+    return f'  cell {i} `{first}`: ' + '; '.join(why)
+
+def drift(committed_nb, fresh_nb, ran:set) -> list:
+    "Cells of `fresh_nb` that ran (indices in `ran`) whose outputs differ structurally from `committed_nb`'s."
+    old_cells, new_cells = committed_nb.cells, fresh_nb.cells
+    if len(old_cells) != len(new_cells): return [f'  the notebook has {len(old_cells)} cells but {len(new_cells)} ran']
+    res = []
+    for i, (old, new) in enumerate(zip(old_cells, new_cells)):
+        if i not in ran or old.cell_type != 'code' or _skip_drift(old): continue
+        a, b = signature(old.get('outputs', [])), signature(new.get('outputs', []))
+        if a != b: res.append(_describe(i, old, a, b))
+    return res
+
+def _uses_realpets(nb:Path) -> bool: return 'find_realpets' in nb.read_text()
+
+def _realpets_here() -> bool:
+    from petbook.data import find_realpets
+    return find_realpets('oxford', start=cfg.nbs_path) is not None
+
+# ---- the test ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
-def test_notebook(nb, capfd):
-    "Execute the notebook top to bottom (skipping flagged cells); fail on the first cell error."
-    ok, secs = nbtest.test_nb(nb, skip_flags=SKIP, force_flags=FORCE, basepath=cfg.config_path, showerr=True)
+def test_notebook(nb, capfd, monkeypatch):
+    "Execute the notebook top to bottom (skipping flagged cells); fail on the first cell error, then on drift."
+    fresh = []
+    monkeypatch.setattr(nbtest, 'write_nb', lambda nb_, fn: fresh.append(nb_))   # `save=True` hands us the outputs
+    ok, secs = nbtest.test_nb(nb, skip_flags=SKIP, force_flags=FORCE, basepath=cfg.config_path, showerr=True, save=True)
     print(f'{nb.name}: {secs:.1f}s')
     assert ok, f'{nb.name} failed: see the traceback above'
+    if not DRIFT or not fresh: return
+    if _uses_realpets(nb) and not _realpets_here():
+        print(f'{nb.name}: drift check skipped: its committed outputs were made with ../shared/realpets, absent here')
+        return
+    ran = {c.idx_ for c in nbtest.nb_test_cells(nb, SKIP, FORCE)}
+    bad = drift(read_nb(nb), fresh[0], ran)
+    assert not bad, (f'{nb.name}: committed outputs are stale (the code now gives different outputs). Re-run the '
+                     f'notebook (jupyter nbconvert --to notebook --execute --inplace nbs/{nb.name}; nbdev-clean '
+                     f'--fname nbs/{nb.name}) and commit it:\n' + '\n'.join(bad))
+
+def test_drift_check_catches_changes_and_ignores_noise():
+    "The drift comparison flags a lost figure, a changed table or printed line, and ignores numbers, paths, timings."
+    from fastcore.nbio import dict2nb
+    def nb(*cells): return dict2nb({'cells': [dict(cell_type='code', source=s, metadata={}, outputs=o) for s, o in cells],
+                                    'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5})
+    fig = dict(output_type='display_data', data={'image/png': 'iVBOR', 'text/plain': '<Figure size 640x480 with 1 Axes>'}, metadata={})
+    tbl = lambda *cols: dict(output_type='display_data', metadata={}, data={'text/html': '<table><thead><tr>' +
+                             ''.join(f'<th>{c}</th>' for c in cols) + '</tr></thead><tbody><tr><td>0</td></tr></tbody></table>'})
+    out = lambda t: dict(output_type='stream', name='stdout', text=t)
+    err = lambda t: dict(output_type='stream', name='stderr', text=t)
+    bar = dict(output_type='display_data', metadata={}, data={'text/html': '<progress value=1></progress>', 'text/plain': '<IPython.core.display.HTML object>'})
+    committed = nb(('show(x)', [fig, bar]),
+                   ('learn.fine_tune(1)', [tbl('epoch', 'train_loss', 'valid_loss', 'error_rate', 'time')]),
+                   ('print(n)', [out('296 training and 74 validation images in /tmp/tmpab12/toy\n')]),
+                   ('slow()', [out('old output of a slow cell\n')]))
+    same = nb(('show(x)', [fig]),
+              ('learn.fine_tune(1)', [out('epoch     train_loss  valid_loss  error_rate  time\n0         0.52        0.31        0.12        00:07\n')]),
+              ('print(n)', [out('301 training and 75 validation images in /tmp/tmpzz9/toy\n'), err('FutureWarning: x\n')]),
+              ('slow()', [out('not run\n')]))
+    test_ran = {0, 1, 2}                                   # cell 3 is `slow`: skipped, never compared
+    assert drift(committed, same, test_ran) == []
+    changed = nb(('show(x)', []),
+                 ('learn.fine_tune(1)', [tbl('epoch', 'train_loss', 'valid_loss', 'accuracy', 'time')]),
+                 ('print(n)', [out('296 training and 74 validation photos in /tmp/x\n')]),
+                 ('slow()', []))
+    bad = drift(committed, changed, test_ran)
+    assert len(bad) == 3 and 'figures: committed 1, now 0' in bad[0] and 'accuracy' in bad[1] and 'photos' in bad[2], bad

@@ -1,0 +1,117 @@
+"""The `petbook` command, run as a subprocess on a tiny synthetic toy set.
+
+train → predict → visualize (one test, in order), demo (one self-contained HTML report), usage errors (exit 2),
+a missing data folder (`PetsNotFound`'s message, exit 1, no traceback), and distributed training for real:
+two CPU processes (gloo) under `torchrun`, each with a disjoint shard, only rank 0 writing the model.
+
+`CLI` is the command prefix: the `petbook` console script when it is installed, else `python -m petbook.cli`.
+"""
+import os, sys, re, json, shutil, subprocess
+from pathlib import Path
+import pytest
+from petbook.data import make_toy_pets, get_pets, PetsNotFound
+
+CLI = ['petbook'] if shutil.which('petbook') else [sys.executable, '-m', 'petbook.cli']
+TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'petbook.cli']
+TINY = ['--size', '32', '--bs', '4', '--num-workers', '0', '--device', 'cpu']   # 32 px, CPU: seconds, not minutes
+SECTIONS = ['Data', 'Label counts', 'Training', 'Confusion matrix', 'Top losses', 'One prediction', 'Inside the network']
+
+def run(args, cwd=None, env=None, timeout=600, prefix=None):
+    "Run the CLI with `args`; the completed process (text stdout/stderr)."
+    e = {**os.environ, 'MPLBACKEND': 'Agg', 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1', **(env or {})}
+    e.pop('PETBOOK_DEBUG', None)
+    return subprocess.run((prefix or CLI) + [str(a) for a in args], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+
+def ok(r):
+    "Assert a zero exit, showing the output when not."
+    assert r.returncode == 0, f'exit {r.returncode}\nstdout:\n{r.stdout[-3000:]}\nstderr:\n{r.stderr[-3000:]}'
+    return r
+
+@pytest.fixture
+def toy(tmp_path):
+    "20 toy images (4 breeds × 5), 48 px."
+    return make_toy_pets(tmp_path/'toy', n_per_breed=5, size=48)
+
+def test_train_predict_visualize(toy, tmp_path):
+    "train saves a safetensors model; predict labels good images and reports a corrupt one; visualize writes PNGs."
+    model = tmp_path/'out'/'toy.safetensors'
+    r = ok(run(['train', '--data', toy, '--out', model, '--epochs', '1', *TINY]))
+    assert model.exists() and model.stat().st_size > 0
+    assert model.read_bytes()[8:9] == b'{', 'not a safetensors file (8-byte header length, then JSON)'
+    assert 'saved' in r.stdout
+
+    bad = tmp_path/'Toycat_Disc_99.jpg'; bad.write_bytes(b'this is not a jpeg')
+    good = sorted(toy.glob('*.jpg'))[:2]
+    r = ok(run(['predict', model, good[0], bad, good[1], '--json', '--device', 'cpu']))
+    preds = json.loads(r.stdout)
+    assert [p['image'] for p in preds] == [str(good[0]), str(good[1])]
+    assert all(0 <= p['probability'] <= 1 and p['label'] for p in preds)
+    assert str(bad) in r.stderr and 'Traceback' not in r.stderr
+
+    r = run(['predict', model, bad, tmp_path/'missing.jpg', '--device', 'cpu'])
+    assert r.returncode == 1 and r.stdout == '' and 'missing.jpg' in r.stderr
+
+    figs = tmp_path/'figs'
+    r = ok(run(['visualize', model, '--data', toy, '--out', figs, '--n', '1', '--device', 'cpu']))
+    pngs = sorted(figs.glob('*.png'))
+    assert pngs and all(p.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' for p in pngs)
+
+def test_demo_report(tmp_path, monkeypatch):
+    "demo with no data anywhere falls back to a labelled synthetic set and writes one self-contained report."
+    monkeypatch.delenv('PETBOOK_DATA', raising=False)
+    env = {'PETBOOK_SHARED': str(tmp_path/'no-shared'), 'PETBOOK_DATA': ''}   # no real sample beside the checkout
+    try: get_pets(download=False); synthetic = False
+    except PetsNotFound: synthetic = True
+    out = tmp_path/'demo'
+    r = ok(run(['demo', '--out', out, '--no-download', '--max-images', '20', '--epochs', '1', *TINY], env=env))
+    report = out/'report.html'
+    assert report.exists() and (out/'model.safetensors').exists()
+    page = report.read_text(encoding='utf-8')
+    heads = re.findall(r'<h2>(.*?)</h2>', page)
+    for s in SECTIONS: assert any(h.startswith(s) for h in heads), (s, heads)
+    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', page)) >= 6
+    assert not re.search(r'<img src="(?!data:)', page), 'every image is embedded'
+    assert re.search(r'<table>.*error_rate', page, re.S), 'training table'
+    if synthetic:
+        assert 'SYNTHETIC' in page and 'class="warn"' in page and 'SYNTHETIC' in r.stderr
+
+def test_usage_errors_exit_2(tmp_path):
+    "argparse's usage errors: exit 2 with a usage line on stderr."
+    r = run(['train', '--data', tmp_path, '--out', tmp_path/'m.safetensors', '--epochs', 'one'])
+    assert r.returncode == 2 and 'usage: petbook train' in r.stderr and "invalid int value: 'one'" in r.stderr
+
+def test_help_pages():
+    "Every sub-command has a --help (checked in-process: it is the same parser the command uses)."
+    from petbook.cli import petbook_parser, COMMANDS
+    p = petbook_parser()
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as e: p.parse_args([name, '--help'])
+        assert e.value.code == 0
+    with pytest.raises(SystemExit) as e: p.parse_args([])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e: p.parse_args(['train', '--arch', 'vgg16', '--data', 'd', '--out', 'm'])
+    assert e.value.code == 2
+
+def test_missing_data_folder(tmp_path):
+    "A data folder that is not there: PetsNotFound's message with its remedies, exit 1, no traceback."
+    r = run(['train', '--data', tmp_path/'nowhere', '--out', tmp_path/'m.safetensors', *TINY])
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith('petbook train: error: the path given') and 'is not a folder of images' in r.stderr
+    assert 'PETBOOK_DATA' in r.stderr and 'Traceback' not in r.stderr
+    assert not (tmp_path/'m.safetensors').exists()
+
+def test_distributed_two_cpu_processes(toy, tmp_path):
+    "torchrun, 2 CPU processes (gloo): each rank trains on a disjoint shard, together the training set; rank 0 saves."
+    from petbook.dataloaders import pets_dls
+    shards, out = tmp_path/'shards', tmp_path/'ddp'
+    r = ok(run(['train', '--data', toy, '--out', out/'ddp.safetensors', '--epochs', '1', *TINY],
+               env={'PETBOOK_SHARD_LOG': str(shards)}, prefix=TORCHRUN))
+    assert '2 processes' in r.stdout
+    assert sorted(p.name for p in out.iterdir()) == ['ddp.safetensors'], 'one model file, written once'
+    logs = [json.loads((shards/f'rank{i}.json').read_text()) for i in (0, 1)]
+    assert [l['rank'] for l in logs] == [0, 1] and all(l['world_size'] == 2 for l in logs)
+    train_items = {str(p) for p in pets_dls(toy, size=32, num_workers=0, device='cpu', verbose=False).train.items}
+    assert len(logs[0]['epochs']) == len(logs[1]['epochs']) >= 1   # one list per training epoch
+    for e0, e1 in zip(logs[0]['epochs'], logs[1]['epochs']):
+        assert e0 and e1 and not set(e0) & set(e1), 'ranks share items'
+        assert set(e0) | set(e1) == train_items and len(e0) == len(e1) == len(train_items)//2

@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Put "Open in Colab" / "Open in Kaggle" badges and a setup cell at the top of petbook's notebooks.
+
+    python tools/nb_header.py                      # every notebook in nbs/
+    python tools/nb_header.py nbs/00_data.ipynb    # some of them
+    python tools/nb_header.py --check              # exit 1 if a notebook lacks (or has outdated) headers
+    python tools/nb_header.py --run                # ...and fill the setup cells' outputs by running them here
+    python tools/nb_header.py --src-dir /work/nbsrc   # also rewrite the jupytext percent sources
+
+Idempotent: the badge cell (a markdown cell holding the Colab badge) and the setup cell (a code cell starting
+with SETUP_MARK) are updated in place when present and inserted right after the title cell otherwise. Both
+point at the notebook's own file in the repository named in pyproject.toml `[project.urls]`. The setup cell
+installs petbook when it is missing (Colab, Kaggle), says whether a GPU is present, and otherwise only prints,
+so it is harmless in the test run. Notebooks without code cells (index.ipynb: the README) get badges only.
+"""
+import argparse, json, re, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SETUP_MARK = '# petbook setup:'
+BADGE_MARK = 'colab-badge.svg'
+
+def repo_url(root:Path=ROOT) -> str:
+    "The GitHub repository, from pyproject.toml `[project.urls]` (Repository, else Homepage/Source)."
+    text = (root/'pyproject.toml').read_text()
+    try:
+        import tomllib                                # Python ≥ 3.11
+        urls = tomllib.loads(text)['project']['urls']
+    except ImportError: urls = dict(re.findall(r'^(\w+)\s*=\s*"([^"]+)"', text.split('[project.urls]', 1)[1].split('\n[', 1)[0], re.M))
+    for k in ('Repository', 'repository', 'Source', 'Homepage'):
+        if k in urls: return urls[k].rstrip('/').removesuffix('.git')
+    raise KeyError('pyproject.toml [project.urls] has no Repository')
+
+def badge_md(nb_name:str, repo:str=None, branch:str='main') -> str:
+    "The markdown of the two badges for `nb_name` (a file in `nbs/`)."
+    blob = f"{(repo or repo_url()).removeprefix('https://')}/blob/{branch}/nbs/{nb_name}"
+    return (f'[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/{blob.replace("github.com/", "github/", 1)})\n'
+            f'[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://{blob})')
+
+def setup_src(repo:str=None) -> str:
+    "The first code cell: install petbook when missing, then report petbook's version and the GPU."
+    repo = repo or repo_url()
+    return f'''#| code-fold: true
+#| code-summary: "Setup: installs petbook on Colab or Kaggle, checks for a GPU"
+{SETUP_MARK} installs petbook when it is missing (Colab, Kaggle) and says whether a GPU is present; elsewhere it only prints
+try: import petbook, torch
+except ModuleNotFoundError:
+    import subprocess, sys, importlib
+    print('Installing petbook from {repo} ...')
+    if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'git+{repo}']).returncode:
+        raise RuntimeError('Could not install petbook. Turn the internet on (Kaggle: Settings → Internet → On) and run this cell again.')
+    importlib.invalidate_caches()
+    import petbook, torch
+print(f'petbook {{petbook.__version__}};', f'GPU: {{torch.cuda.get_device_name(0)}}' if torch.cuda.is_available() else
+      'no GPU, so training runs on the CPU (slow). Colab: Runtime → Change runtime type → GPU; Kaggle: Settings → Accelerator → GPU')'''
+
+def _lines(s): return s.splitlines(True)
+
+def _cell(kind, src):
+    import hashlib
+    c = {'cell_type': kind, 'id': hashlib.sha1(src.encode()).hexdigest()[:8], 'metadata': {}, 'source': _lines(src)}
+    if kind == 'code': c.update(execution_count=None, outputs=[])
+    return c
+
+def run_setup(src:str, cwd:Path) -> list:
+    "Outputs of really running the setup cell's code here (a fresh Python): its printed lines as a stdout stream."
+    r = subprocess.run([sys.executable, '-c', src], capture_output=True, text=True, cwd=cwd, timeout=600)
+    if r.returncode: raise RuntimeError(f'the setup cell failed here:\n{r.stderr}')
+    return [dict(name='stdout', output_type='stream', text=_lines(r.stdout))]
+
+def apply(nb_path:Path, repo:str=None, clean:bool=True, run:bool=False) -> bool:
+    "Insert or update the badges and setup cell of `nb_path`; True if the file changed."
+    nb_path = Path(nb_path)
+    text = nb_path.read_text()
+    nb = json.loads(text)
+    cells = nb['cells']
+    src = lambda c: ''.join(c['source'])
+    has_code = any(c['cell_type'] == 'code' and src(c).strip() and SETUP_MARK not in src(c) for c in cells)
+    title = next((i for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and re.match(r'\s*#\s', src(c))), -1)
+    want_badge = badge_md(nb_path.name, repo)
+    bi = next((i for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and BADGE_MARK in src(c)), None)
+    if bi is None: cells.insert(title + 1, _cell('markdown', want_badge)); bi = title + 1
+    elif src(cells[bi]) != want_badge: cells[bi]['source'] = _lines(want_badge)
+    si = next((i for i, c in enumerate(cells) if c['cell_type'] == 'code' and SETUP_MARK in src(c)), None)
+    if has_code:
+        want = setup_src(repo)
+        if si is None: cells.insert(bi + 1, _cell('code', want)); si = bi + 1
+        elif src(cells[si]) != want: cells[si]['source'] = _lines(want); cells[si]['outputs'] = []; cells[si]['execution_count'] = None
+        if run and not cells[si]['outputs']: cells[si]['outputs'] = run_setup(want, nb_path.parent)
+    elif si is not None: del cells[si]
+    from fastcore.nbio import nb2str
+    new = nb2str(nb)
+    if new == text: return False
+    nb_path.write_text(new)
+    if clean: subprocess.run([str(Path(sys.executable).parent/'nbdev-clean'), '--fname', str(nb_path)], check=True, cwd=ROOT)
+    return nb_path.read_text() != text
+
+def notebooks(paths=None) -> list:
+    nbs = [Path(p) for p in paths] if paths else sorted((ROOT/'nbs').glob('*.ipynb'))
+    return [p for p in nbs if not p.name.startswith(('_', '.'))]
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('nbs', nargs='*', help='notebooks (default: every nbs/*.ipynb)')
+    ap.add_argument('--check', action='store_true', help='only report notebooks whose headers are missing or outdated')
+    ap.add_argument('--run', action='store_true', help="fill an empty setup cell's output by running it here")
+    ap.add_argument('--src-dir', help='also rewrite the jupytext percent sources NAME.py in this folder from the notebooks')
+    a = ap.parse_args()
+    stale = []
+    for nb in notebooks(a.nbs):
+        if a.check:
+            import tempfile, shutil
+            with tempfile.TemporaryDirectory() as d:
+                tmp = Path(d)/nb.name; shutil.copy(nb, tmp)
+                if apply(tmp): stale.append(nb.name)
+            continue
+        changed = apply(nb, run=a.run)
+        print(f'{nb.name}: {"updated" if changed else "already up to date"}')
+        if a.src_dir and (Path(a.src_dir)/f'{nb.stem}.py').exists():
+            subprocess.run(['jupytext', '--quiet', '--to', 'py:percent', '-o', str(Path(a.src_dir)/f'{nb.stem}.py'), str(nb)], check=True)
+    if a.check:
+        print('headers missing or outdated: ' + ', '.join(stale) if stale else 'every notebook has its badges and setup cell')
+        sys.exit(1 if stale else 0)
