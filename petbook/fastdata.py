@@ -6,7 +6,8 @@ Docs: https://petbook-dev.github.io/petbook/fastdata.html.md"""
 
 # %% auto #0
 __all__ = ['square_crop', 'decode_pil', 'decode_torch', 'decode_images', 'cache_key', 'cached_images', 'DeviceDL',
-           'FastPathFallback', 'free_memory', 'pets_dls_fast', 'fast_opt_func', 'speed_up']
+           'FastPathFallback', 'free_memory', 'pets_dls_fast', 'fast_opt_func', 'HostSyncCounter', 'DeviceSmoothLoss',
+           'DeviceAvgLoss', 'NoHostSync', 'speed_up']
 
 # %% ../nbs/02a_fastdata.ipynb #0494fc6b
 import os, hashlib, warnings
@@ -17,9 +18,15 @@ import torch
 import torch.nn.functional as F
 from fastcore.all import merge
 from fastcore.parallel import parallel
+import sys
+from types import MethodType
+from collections import Counter
+import torch.distributed as dist
+from torch.overrides import TorchFunctionMode
 from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, RandomSplitter, Resize, TfmdDL,
                                TensorImage, TensorCategory, OptimWrapper, ChannelsLast, default_device, defaults,
-                               image_extensions)
+                               image_extensions, Callback, Recorder, AvgSmoothLoss, AvgLoss, ProgressCallback,
+                               GatherPredsCallback, find_bs, to_detach)
 from .data import *
 from .labels import *
 from .dataloaders import *
@@ -313,14 +320,121 @@ def fast_opt_func(
     kw = dict(fused=True) if device.type == 'cuda' else dict(foreach=True)
     return partial(OptimWrapper, opt=partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01, **kw))
 
+# %% ../nbs/02a_fastdata.ipynb #ccaa160f
+_SYNC_NAMES = {'item', 'cpu', 'tolist', 'numpy', '__bool__', '__float__', '__int__', '__index__', '__format__',
+               'nonzero', 'masked_select', 'unique', 'equal', 'allclose'}
+_TORCH_DIR = str(Path(torch.__file__).parent)
+
+def _to_host(args, kwargs) -> bool:
+    "Whether a `Tensor.to` call copies a tensor from a GPU to the CPU."
+    if not args or not isinstance(args[0], torch.Tensor) or args[0].device.type == 'cpu': return False
+    return any((isinstance(a, str) and a.startswith('cpu')) or (isinstance(a, torch.device) and a.type == 'cpu')
+               for a in (*args[1:], *kwargs.values()))
+
+class _SyncMode(TorchFunctionMode):
+    "Counts, by call site, the tensor calls that would make the host wait for a GPU."
+    def __init__(self, sites:Counter): super().__init__(); self.sites = sites
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, '__name__', '')
+        if name in _SYNC_NAMES or (name == 'to' and _to_host(args, kwargs)):
+            f = sys._getframe(1)
+            while f is not None and f.f_code.co_filename.startswith(_TORCH_DIR): f = f.f_back
+            where = f'{Path(f.f_code.co_filename).parent.name}/{Path(f.f_code.co_filename).name}:{f.f_lineno}' if f else '?'
+            self.sites[f'{name.strip("_")} @ {where}'] += 1
+        return func(*args, **kwargs)
+
+class HostSyncCounter(Callback):
+    "Count the calls that make the host wait for the GPU (`item`, `cpu`, `bool`, ...) in each training and validation phase."
+    order = 100   # last: the phase's other `before_`/`after_` work is inside the count
+    def __init__(self,
+        step:bool=False, # Count inside `opt.step` too
+    ): self.step, self.phases, self.mode = step, [], None
+
+    def _on(self):
+        if self.mode is not None and not self.mode.on: self.mode.__enter__(); self.mode.on = True
+    def _off(self):
+        if self.mode is not None and self.mode.on: self.mode.__exit__(None, None, None); self.mode.on = False
+    def _start(self):
+        self._off()
+        self.sites, self.n = Counter(), 0
+        self.mode = _SyncMode(self.sites); self.mode.on = False
+        self._on()
+    def _stop(self, phase):
+        self._off()
+        self.phases.append(dict(phase=phase, batches=self.n, syncs=sum(self.sites.values()), sites=dict(self.sites)))
+
+    def before_train(self): self._start()
+    def after_train(self): self._stop('train')
+    def before_validate(self): self._start()
+    def after_validate(self): self._stop('valid')
+    def before_step(self):
+        if not self.step: self._off()
+    def after_step(self):
+        if not self.step: self._on()
+    def after_batch(self): self.n += 1
+    def after_cancel_train(self): self._off()
+    def after_cancel_validate(self): self._off()
+    def after_fit(self): self._off()
+
+# %% ../nbs/02a_fastdata.ipynb #b6e3d2ea
+class DeviceSmoothLoss(AvgSmoothLoss):
+    "fastai's `AvgSmoothLoss` computed where the loss lives: no copy to the host per batch."
+    def accumulate(self, learn):
+        self.count += 1
+        loss = learn.loss.detach().float().mean()
+        val = self.val if self.val.device == loss.device else self.val.to(loss.device)
+        self.val = torch.lerp(loss, val, self.beta)
+
+class DeviceAvgLoss(AvgLoss):
+    "fastai's `AvgLoss` (the validation loss) summed where the loss lives."
+    def accumulate(self, learn):
+        bs = find_bs(learn.yb)
+        self.total += learn.loss.detach().float().mean()*bs
+        self.count += bs
+
+def _bar_after_batch(self):
+    "`ProgressCallback.after_batch`, reading the loss only when the bar redraws."
+    last = self.pbar.last_v
+    self.pbar.update(self.iter+1)
+    if hasattr(self, 'smooth_loss') and self.pbar.last_v != last: self.pbar.comment = f'{self.smooth_loss.item():.4f}'
+
+class NoHostSync(Callback):
+    "Keep `Recorder`'s per-batch losses and the metrics' inputs on the device during `fit`; one copy to the host after."
+    order = Recorder.order - 1
+    def before_fit(self):
+        self.active = hasattr(self.learn, 'recorder') and not (dist.is_available() and dist.is_initialized())
+        if not self.active: return
+        rec = self.learn.recorder   # (through `__dict__`: `Callback.__setattr__` warns, the learner has a `loss` too)
+        if not isinstance(rec.smooth_loss, DeviceSmoothLoss): rec.__dict__['smooth_loss'] = DeviceSmoothLoss(rec.smooth_loss.beta)
+        if not isinstance(rec.loss, DeviceAvgLoss): rec.__dict__['loss'] = DeviceAvgLoss()
+        self.bars = [cb for cb in self.learn.cbs if isinstance(cb, ProgressCallback)]
+        for cb in self.bars: cb.after_batch = MethodType(_bar_after_batch, cb)   # this fit only
+    def before_validate(self):
+        if self.active and not any(isinstance(cb, GatherPredsCallback) for cb in self.learn.cbs):
+            self.learn.to_detach = lambda b, cpu=True, gather=True: to_detach(b, cpu=False, gather=gather)
+    def after_validate(self):
+        if 'to_detach' in self.learn.__dict__: del self.learn.to_detach
+    def after_fit(self):
+        self.after_validate()
+        if not self.active: return
+        for cb in self.bars: cb.__dict__.pop('after_batch', None)
+        rec = self.learn.recorder
+        if rec.losses and isinstance(rec.losses[0], torch.Tensor):   # one copy for the whole fit
+            rec.losses = list(torch.stack([l.float() for l in rec.losses]).cpu())
+        if isinstance(getattr(self.learn, 'smooth_loss', None), torch.Tensor): self.learn.smooth_loss = self.learn.smooth_loss.cpu()
+
+# %% ../nbs/02a_fastdata.ipynb #84b2a8c8
 def speed_up(
     learn, # A fastai `Learner` (e.g. from `vision_learner`)
     bf16:bool=None, # bf16 autocast (`learn.to_bf16()`); default: on CUDA only
     channels_last:bool=None, # `ChannelsLast` callback; default: on CUDA only
     opt:bool=True, # Use `fast_opt_func` (fused AdamW on CUDA)
-    compile:bool=False, # Try `torch.compile` on the model; keeps the eager model if a trial forward fails
+    sync_free:bool=True, # Add `NoHostSync`: no host sync per batch
+    compile:bool=False, # Compile the model in place with `torch.compile`; keeps it eager if a trial forward fails
+    compile_mode:str=None, # `torch.compile`'s mode, e.g. 'reduce-overhead' (CUDA graphs)
 ):
-    "Make `learn` train faster with fastai's own callbacks: bf16, channels_last, fused AdamW, optionally compiled."
+    "Make `learn` train faster with fastai's own callbacks: bf16, channels_last, fused AdamW, no host syncs, compiled."
     device = torch.device(getattr(learn.dls, 'device', None) or default_device())
     cuda = device.type == 'cuda'
     if opt:
@@ -332,14 +446,15 @@ def speed_up(
         learn.add_cb(ChannelsLast())
         for dl in learn.dls.loaders:
             if isinstance(dl, DeviceDL): dl.memory_format = torch.channels_last
+    if sync_free and not any(isinstance(cb, NoHostSync) for cb in learn.cbs): learn.add_cb(NoHostSync())
     if compile:
-        eager = learn.model
+        m = learn.model
         try:
-            learn.model = torch.compile(eager)
+            m.compile(mode=compile_mode)
             xb, _ = learn.dls.valid.one_batch()
-            learn.model.eval()
-            with torch.no_grad(): learn.model(xb.to(device))
+            m.eval()
+            with torch.no_grad(): m(xb.to(device))
         except Exception as e:
-            warnings.warn(f'petbook: torch.compile failed ({type(e).__name__}: {e}); training the eager model')
-            learn.model = eager
+            warnings.warn(f'petbook: torch.compile failed ({type(e).__name__}: {str(e)[:200]}); training the eager model')
+            m._compiled_call_impl = None
     return learn

@@ -9,7 +9,7 @@ __all__ = ['MODEL_FORMAT', 'fine_tune_by_hand', 'LRRecorder', 'fine_tune_pets', 
            'load_weights', 'load_model', 'load_pickled_learner']
 
 # %% ../nbs/04_finetune.ipynb #df41145f
-import io, json, warnings
+import io, json, warnings, tempfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -145,12 +145,30 @@ def load_weights(
     learn.model.load_state_dict(sd)
     return learn
 
-def _empty_dls(vocab, size, normalize, device):
-    "DataLoaders with no images, only the transforms a learner needs to predict (as `load_learner` has)."
-    blk = DataBlock(blocks=(ImageBlock(PetImage), CategoryBlock(vocab=vocab)), get_y=lambda o: vocab[0],
+def _pets_name(
+    cls, # A class of the model: a breed, or True/False for cat/dog
+    label:str, # 'species' or 'breed'
+) -> str:
+    "A Pets file name that `label_func(label)` labels `cls`."
+    return f'{cls}_1.png' if label == 'breed' else ('Cat_1.png' if cls else 'dog_1.png')
+
+def _empty_dls(
+    vocab:list, # The model's classes, in its order
+    label:str, # 'species' or 'breed': how file names become labels, as in training
+    size:list, # `Resize.size` of the model's inputs, (w, h)
+    normalize, # (mean, std) the model expects, or None
+    device, # Where batches go
+):
+    "DataLoaders without images that open, resize, normalise and label (by name) new files as in training."
+    label = label or 'species'
+    blk = DataBlock(blocks=(ImageBlock(PetImage), CategoryBlock(vocab=vocab)), get_y=label_func(label),
                     splitter=lambda o: ([0], [0]), item_tfms=Resize((size[1], size[0])),  # `Resize.size` is (w, h)
                     batch_tfms=[Normalize.from_stats(*normalize)] if normalize else None)
-    return blk.dataloaders([np.zeros((8, 8, 3), np.uint8)], bs=1, num_workers=0, device=device).new_empty()
+    with tempfile.TemporaryDirectory() as d:   # fastai runs one item through the pipeline once, to learn its types
+        blank = Path(d)/_pets_name(vocab[0], label); Image.new('RGB', (8, 8)).save(blank)
+        dls = blk.dataloaders([blank], bs=1, num_workers=0, device=device).new_empty()
+    dls.label = label
+    return dls
 
 def load_model(
     path:str|Path, # A file written by `save_model`
@@ -158,8 +176,7 @@ def load_model(
 ) -> Learner:
     "Rebuild a learner from a `save_model` file, ready to `predict`, without the training data and without unpickling."
     meta = model_info(path)
-    dls = _empty_dls(meta['vocab'], meta['size'], meta['normalize'], device or default_device())
-    dls.label = meta['label']
+    dls = _empty_dls(meta['vocab'], meta['label'], meta['size'], meta['normalize'], device or default_device())
     learn = pets_learner(dls, meta['arch'], pretrained=False)
     return load_weights(learn, path)
 
