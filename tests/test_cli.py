@@ -2,7 +2,8 @@
 
 train → predict → visualize (one test, in order), demo (one self-contained HTML report), usage errors (exit 2),
 a missing data folder (`PetsNotFound`'s message, exit 1, no traceback), and distributed training for real:
-two CPU processes (gloo) under `torchrun`, each with a disjoint shard, only rank 0 writing the model.
+two CPU processes (gloo) under `torchrun` and under `accelerate launch`, each with a disjoint shard, only rank 0
+writing the model; `--fast` (one process) refused under a launcher.
 
 `CLI` is the command prefix: the `petbook` console script when it is installed, else `python -m petbook.cli`.
 """
@@ -13,6 +14,9 @@ from petbook.data import make_toy_pets, get_pets, PetsNotFound
 
 CLI = ['petbook'] if shutil.which('petbook') else [sys.executable, '-m', 'petbook.cli']
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'petbook.cli']
+# accelerate's flag for several processes is `--multi_gpu`, also on CPUs (`--cpu` alone runs one process)
+ACCELERATE = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
+              '--mixed_precision', 'no', '--dynamo_backend', 'no', '-m', 'petbook.cli']
 TINY = ['--size', '32', '--bs', '4', '--num-workers', '0', '--device', 'cpu']   # 32 px, CPU: seconds, not minutes
 SECTIONS = ['Data', 'Label counts', 'Training', 'Confusion matrix', 'Top losses', 'One prediction', 'Inside the network']
 
@@ -100,12 +104,14 @@ def test_missing_data_folder(tmp_path):
     assert 'PETBOOK_DATA' in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path/'m.safetensors').exists()
 
-def test_distributed_two_cpu_processes(toy, tmp_path):
-    "torchrun, 2 CPU processes (gloo): each rank trains on a disjoint shard, together the training set; rank 0 saves."
+@pytest.mark.parametrize('launcher', ['torchrun', 'accelerate'])
+def test_distributed_two_cpu_processes(toy, tmp_path, launcher):
+    "torchrun or accelerate launch, 2 CPU processes (gloo): each rank trains on a disjoint shard, together the training set; rank 0 saves."
     from petbook.dataloaders import pets_dls
     shards, out = tmp_path/'shards', tmp_path/'ddp'
+    prefix = TORCHRUN if launcher == 'torchrun' else ACCELERATE
     r = ok(run(['train', '--data', toy, '--out', out/'ddp.safetensors', '--epochs', '1', *TINY],
-               env={'PETBOOK_SHARD_LOG': str(shards)}, prefix=TORCHRUN))
+               env={'PETBOOK_SHARD_LOG': str(shards), 'HF_HOME': str(tmp_path/'hf')}, prefix=prefix))
     assert '2 processes' in r.stdout
     assert sorted(p.name for p in out.iterdir()) == ['ddp.safetensors'], 'one model file, written once'
     logs = [json.loads((shards/f'rank{i}.json').read_text()) for i in (0, 1)]
@@ -115,3 +121,10 @@ def test_distributed_two_cpu_processes(toy, tmp_path):
     for e0, e1 in zip(logs[0]['epochs'], logs[1]['epochs']):
         assert e0 and e1 and not set(e0) & set(e1), 'ranks share items'
         assert set(e0) | set(e1) == train_items and len(e0) == len(e1) == len(train_items)//2
+
+def test_fast_refused_when_distributed(toy, tmp_path):
+    "`train --fast` keeps the decoded set in one process: under torchrun it exits 1 with the remedy, and writes nothing."
+    r = run(['train', '--data', toy, '--out', tmp_path/'f.safetensors', '--fast', *TINY], prefix=TORCHRUN)
+    assert r.returncode != 0
+    assert r.stderr.count('petbook train: error: --fast trains in one process') == 2   # each rank says why (torchrun adds its own report)
+    assert not (tmp_path/'f.safetensors').exists()
