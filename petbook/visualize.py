@@ -7,7 +7,7 @@ Docs: https://petbook-dev.github.io/petbook/visualize.html.md"""
 # %% auto #0
 __all__ = ['DECONV_ACTS', 'RField', 'receptive_fields', 'measure_rf', 'zf_layers', 'TopUnits', 'top_activations', 'dl_images',
            'denorm', 'deconv_rule', 'deconv', 'first_conv', 'show_filters', 'crop', 'pick_channels', 'top_patches',
-           'show_top', 'occlusion_map', 'show_occlusion', 'FeatureEvolution', 'save_zf_figures']
+           'show_top', 'log_odds', 'occlusion_map', 'show_occlusion', 'FeatureEvolution', 'save_zf_figures']
 
 # %% ../nbs/05_visualize.ipynb #8710b464
 import math, copy, contextlib
@@ -398,6 +398,14 @@ def show_top(
     return fig
 
 # %% ../nbs/05_visualize.ipynb #5e143148
+def log_odds(
+    z:torch.Tensor, # Logits, [N, C]
+) -> torch.Tensor: # [N, C]: log(p/(1-p)) of each class
+    "The log-odds of each class from logits: its logit minus the log-sum-exp of the others (exact when p is near 1)."
+    mask = torch.eye(z.shape[-1], dtype=torch.bool, device=z.device)
+    return z - z[:, None, :].masked_fill(mask, float('-inf')).logsumexp(-1)
+
+# %% ../nbs/05_visualize.ipynb #2fc44fc5
 def occlusion_map(
     model:nn.Module, # The model
     x:torch.Tensor, # One model input, [3, H, W]
@@ -405,21 +413,23 @@ def occlusion_map(
     window:int=None, # Side of the grey square (default: a sixth of the image)
     stride:int=None, # Step of the square (default: half the window)
     baseline:float=0., # The square's value in the model's input space (0: the normalisation's mean colour)
+    score:str='prob', # 'prob' (the paper's) or 'log-odds' (shows changes when p is near 0 or 1)
     progress:bool=False, # Show Captum's progress bar
-) -> torch.Tensor: # [H, W] probability of `target` when the square covers each pixel
-    "Probability of class `target` as a grey square slides over `x` (the paper's Fig. 7), with Captum's `Occlusion`."
+) -> torch.Tensor: # [H, W] the score of `target` when the square covers each pixel
+    "Probability (or log-odds) of class `target` as a grey square slides over `x` (the paper's Fig. 7), with Captum's `Occlusion`."
+    if score not in ('prob', 'log-odds'): raise ValueError(f"score must be 'prob' or 'log-odds', not {score!r}")
     H, W = x.shape[-2:]
     window = window or max(H//6, 1); stride = stride or max(window//2, 1)
-    prob = lambda inp: model(inp).softmax(-1)
+    f = (lambda inp: model(inp).softmax(-1)) if score == 'prob' else (lambda inp: log_odds(model(inp).float()))
     x, training = x.detach().as_subclass(torch.Tensor)[None], model.training
     model.eval()
     try:
         with torch.no_grad():
-            p0 = prob(x)[0, target]
-            attr = Occlusion(prob).attribute(x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
-                                             target=int(target), baselines=baseline, perturbations_per_eval=16, show_progress=progress)
+            s0 = f(x)[0, target]
+            attr = Occlusion(f).attribute(x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
+                                          target=int(target), baselines=baseline, perturbations_per_eval=16, show_progress=progress)
     finally: model.train(training)
-    return (p0 - attr[0, 0]).cpu()
+    return (s0 - attr[0, 0]).cpu()
 
 def show_occlusion(
     model:nn.Module, # The model
@@ -427,18 +437,23 @@ def show_occlusion(
     idx:int, # Index of the image in `dl.dataset`
     window:int=None, # Side of the grey square
     stride:int=None, # Step of the square
-    axs=None, # Two axes to draw on
-) -> torch.Tensor: # The probability map
-    "An image beside the probability of its true class under occlusion (blue: covering this spot hurts)."
+    axs=None, # Two axes to draw on (three with `score='both'`)
+    score:str='prob', # 'prob', 'log-odds', or 'both' (side by side)
+) -> torch.Tensor: # The map (the log-odds one with 'both')
+    "An image beside the probability (or log-odds) of its true class under occlusion (red: covering this spot hurts)."
     x = dl_images(dl, [idx])
     y = int(dl.do_item(idx)[1])
-    pm = occlusion_map(model, x[0], y, window, stride)
-    if axs is None: _, axs = plt.subplots(1, 2, figsize=(6, 3))
+    scores = ['prob', 'log-odds'] if score == 'both' else [score]
+    if axs is None: _, axs = plt.subplots(1, 1 + len(scores), figsize=(3*(1 + len(scores)), 3))
     axs[0].imshow(denorm(dl, x)[0].permute(1, 2, 0).cpu()); axs[0].set_title(f'true class: {dl.vocab[y]}', fontsize=9)
-    im = axs[1].imshow(pm, cmap='RdBu', vmin=0, vmax=1); axs[1].set_title(f'p({dl.vocab[y]}) when covered', fontsize=9)
-    plt.colorbar(im, ax=axs[1], fraction=0.046)
+    for sc, ax in zip(scores, axs[1:]):
+        m = occlusion_map(model, x[0], y, window, stride, score=sc)
+        lim = dict(vmin=0, vmax=1) if sc == 'prob' else dict(vmin=float(m.min()), vmax=float(m.max()))
+        im = ax.imshow(m, cmap='RdBu', **lim)
+        ax.set_title(f'p({dl.vocab[y]}) when covered' if sc == 'prob' else f'log-odds of {dl.vocab[y]} when covered', fontsize=9)
+        plt.colorbar(im, ax=ax, fraction=0.046)
     for a in axs: a.axis('off')
-    return pm
+    return m
 
 # %% ../nbs/05_visualize.ipynb #03a28a3f
 class FeatureEvolution(Callback):
@@ -518,6 +533,6 @@ def save_zf_figures(
     side = dl_images(dl, [0]).shape[-1]
     window = window or max(side//4, 1)
     for i in range(min(n_occlusion, len(files))):
-        fig, axs = plt.subplots(1, 2, figsize=(6, 3))
-        show_occlusion(model, dl, i, window=window, stride=max(window//2, 1), axs=axs); save(fig, f'occlusion_{i}.png')
+        fig, axs = plt.subplots(1, 3, figsize=(9, 3))
+        show_occlusion(model, dl, i, window=window, stride=max(window//2, 1), axs=axs, score='both'); save(fig, f'occlusion_{i}.png')
     return paths
