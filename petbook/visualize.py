@@ -406,6 +406,8 @@ def log_odds(
     return z - z[:, None, :].masked_fill(mask, float('-inf')).logsumexp(-1)
 
 # %% ../nbs/05_visualize.ipynb #2fc44fc5
+_OCCLUSION_SCORES = {'prob': lambda z: z.softmax(-1), 'log-odds': log_odds}
+
 def occlusion_map(
     model:nn.Module, # The model
     x:torch.Tensor, # One model input, [3, H, W]
@@ -413,23 +415,27 @@ def occlusion_map(
     window:int=None, # Side of the grey square (default: a sixth of the image)
     stride:int=None, # Step of the square (default: half the window)
     baseline:float=0., # The square's value in the model's input space (0: the normalisation's mean colour)
-    score:str='prob', # 'prob' (the paper's) or 'log-odds' (shows changes when p is near 0 or 1)
+    score:str='prob', # 'prob' (the paper's), 'log-odds' (shows changes when p is near 0 or 1), or 'both'
     progress:bool=False, # Show Captum's progress bar
-) -> torch.Tensor: # [H, W] the score of `target` when the square covers each pixel
+) -> torch.Tensor: # [H, W] the score of `target` when the square covers each pixel ([2, H, W] with 'both')
     "Probability (or log-odds) of class `target` as a grey square slides over `x` (the paper's Fig. 7), with Captum's `Occlusion`."
-    if score not in ('prob', 'log-odds'): raise ValueError(f"score must be 'prob' or 'log-odds', not {score!r}")
+    names = list(_OCCLUSION_SCORES) if score == 'both' else [score]
+    if any(n not in _OCCLUSION_SCORES for n in names): raise ValueError(f"score must be 'prob', 'log-odds' or 'both', not {score!r}")
     H, W = x.shape[-2:]
     window = window or max(H//6, 1); stride = stride or max(window//2, 1)
-    f = (lambda inp: model(inp).softmax(-1)) if score == 'prob' else (lambda inp: log_odds(model(inp).float()))
+    def f(inp):   # one column per score, from the same forward pass
+        z = model(inp).float()
+        return torch.stack([_OCCLUSION_SCORES[n](z)[:, target] for n in names], 1)
     x, training = x.detach().as_subclass(torch.Tensor)[None], model.training
     model.eval()
     try:
         with torch.no_grad():
-            s0 = f(x)[0, target]
+            s0 = f(x)[0]
             attr = Occlusion(f).attribute(x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
-                                          target=int(target), baselines=baseline, perturbations_per_eval=16, show_progress=progress)
+                                          baselines=baseline, perturbations_per_eval=16, show_progress=progress)
     finally: model.train(training)
-    return (s0 - attr[0, 0]).cpu()
+    maps = (s0[:, None, None] - attr.reshape(len(names), *x.shape[1:])[:, 0]).cpu()   # Captum: one attribution per score
+    return maps if score == 'both' else maps[0]
 
 def show_occlusion(
     model:nn.Module, # The model
@@ -438,22 +444,22 @@ def show_occlusion(
     window:int=None, # Side of the grey square
     stride:int=None, # Step of the square
     axs=None, # Two axes to draw on (three with `score='both'`)
-    score:str='prob', # 'prob', 'log-odds', or 'both' (side by side)
+    score:str='prob', # 'prob', 'log-odds', or 'both' (side by side, from one occlusion pass)
 ) -> torch.Tensor: # The map (the log-odds one with 'both')
     "An image beside the probability (or log-odds) of its true class under occlusion (red: covering this spot hurts)."
     x = dl_images(dl, [idx])
     y = int(dl.do_item(idx)[1])
-    scores = ['prob', 'log-odds'] if score == 'both' else [score]
-    if axs is None: _, axs = plt.subplots(1, 1 + len(scores), figsize=(3*(1 + len(scores)), 3))
+    names = list(_OCCLUSION_SCORES) if score == 'both' else [score]
+    maps = occlusion_map(model, x[0], y, window, stride, score=score).reshape(len(names), *x.shape[-2:])
+    if axs is None: _, axs = plt.subplots(1, 1 + len(names), figsize=(3*(1 + len(names)), 3))
     axs[0].imshow(denorm(dl, x)[0].permute(1, 2, 0).cpu()); axs[0].set_title(f'true class: {dl.vocab[y]}', fontsize=9)
-    for sc, ax in zip(scores, axs[1:]):
-        m = occlusion_map(model, x[0], y, window, stride, score=sc)
+    for sc, m, ax in zip(names, maps, axs[1:]):
         lim = dict(vmin=0, vmax=1) if sc == 'prob' else dict(vmin=float(m.min()), vmax=float(m.max()))
         im = ax.imshow(m, cmap='RdBu', **lim)
         ax.set_title(f'p({dl.vocab[y]}) when covered' if sc == 'prob' else f'log-odds of {dl.vocab[y]} when covered', fontsize=9)
         plt.colorbar(im, ax=ax, fraction=0.046)
     for a in axs: a.axis('off')
-    return m
+    return maps[-1]
 
 # %% ../nbs/05_visualize.ipynb #03a28a3f
 class FeatureEvolution(Callback):
