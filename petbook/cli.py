@@ -32,7 +32,7 @@ from .dataloaders import *
 from .learner import *
 from .finetune import *
 from .visualize import *
-from .fastdata import pets_dls_fast, speed_up, DeviceDL, NoHostSync
+from .fastdata import pets_dls_fast, speed_up, DeviceDL
 
 # %% ../nbs/07_cli.ipynb #c1ff70cd
 DEVICES = ('cpu', 'cuda', 'mps')

@@ -408,6 +408,29 @@ def log_odds(
 # %% ../nbs/05_visualize.ipynb #2fc44fc5
 _OCCLUSION_SCORES = {'prob': lambda z: z.softmax(-1), 'log-odds': log_odds}
 
+def _occlusion_maps(model, x, target, window, stride, baseline, names, progress) -> torch.Tensor:
+    "[len(names), H, W]: each score of `target` under the sliding square, all from the same forward passes."
+    H, W = x.shape[-2:]
+    window = window or max(H//6, 1); stride = stride or max(window//2, 1)
+    def f(inp):   # one column per score
+        z = model(inp).float()
+        return torch.stack([_OCCLUSION_SCORES[n](z)[:, target] for n in names], 1)
+    x, training = x.detach().as_subclass(torch.Tensor)[None], model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            s0 = f(x)[0]
+            attr = Occlusion(f).attribute(x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
+                                          baselines=baseline, perturbations_per_eval=16, show_progress=progress)
+    finally: model.train(training)
+    return (s0[:, None, None] - attr.reshape(len(names), *x.shape[1:])[:, 0]).cpu()   # Captum: one attribution per score
+
+def _score_names(score:str) -> list:
+    "The scores that `score` ('prob', 'log-odds' or 'both') asks for; ValueError for anything else."
+    names = list(_OCCLUSION_SCORES) if score == 'both' else [score]
+    if any(n not in _OCCLUSION_SCORES for n in names): raise ValueError(f"score must be 'prob', 'log-odds' or 'both', not {score!r}")
+    return names
+
 def occlusion_map(
     model:nn.Module, # The model
     x:torch.Tensor, # One model input, [3, H, W]
@@ -419,22 +442,7 @@ def occlusion_map(
     progress:bool=False, # Show Captum's progress bar
 ) -> torch.Tensor: # [H, W] the score of `target` when the square covers each pixel ([2, H, W] with 'both')
     "Probability (or log-odds) of class `target` as a grey square slides over `x` (the paper's Fig. 7), with Captum's `Occlusion`."
-    names = list(_OCCLUSION_SCORES) if score == 'both' else [score]
-    if any(n not in _OCCLUSION_SCORES for n in names): raise ValueError(f"score must be 'prob', 'log-odds' or 'both', not {score!r}")
-    H, W = x.shape[-2:]
-    window = window or max(H//6, 1); stride = stride or max(window//2, 1)
-    def f(inp):   # one column per score, from the same forward pass
-        z = model(inp).float()
-        return torch.stack([_OCCLUSION_SCORES[n](z)[:, target] for n in names], 1)
-    x, training = x.detach().as_subclass(torch.Tensor)[None], model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            s0 = f(x)[0]
-            attr = Occlusion(f).attribute(x, sliding_window_shapes=(x.shape[1], window, window), strides=(x.shape[1], stride, stride),
-                                          baselines=baseline, perturbations_per_eval=16, show_progress=progress)
-    finally: model.train(training)
-    maps = (s0[:, None, None] - attr.reshape(len(names), *x.shape[1:])[:, 0]).cpu()   # Captum: one attribution per score
+    maps = _occlusion_maps(model, x, target, window, stride, baseline, _score_names(score), progress)
     return maps if score == 'both' else maps[0]
 
 def show_occlusion(
@@ -449,8 +457,8 @@ def show_occlusion(
     "An image beside the probability (or log-odds) of its true class under occlusion (red: covering this spot hurts)."
     x = dl_images(dl, [idx])
     y = int(dl.do_item(idx)[1])
-    names = list(_OCCLUSION_SCORES) if score == 'both' else [score]
-    maps = occlusion_map(model, x[0], y, window, stride, score=score).reshape(len(names), *x.shape[-2:])
+    names = _score_names(score)
+    maps = _occlusion_maps(model, x[0], y, window, stride, 0., names, False)
     if axs is None: _, axs = plt.subplots(1, 1 + len(names), figsize=(3*(1 + len(names)), 3))
     axs[0].imshow(denorm(dl, x)[0].permute(1, 2, 0).cpu()); axs[0].set_title(f'true class: {dl.vocab[y]}', fontsize=9)
     for sc, m, ax in zip(names, maps, axs[1:]):
