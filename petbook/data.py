@@ -8,7 +8,7 @@ Docs: https://petbook-dev.github.io/petbook/data.html.md"""
 __all__ = ['PetsNotFound', 'reachable', 'get_pets', 'DownloadCorrupt', 'UnsafeArchive', 'safe_extract', 'download_pets',
            'make_toy_pets', 'open_rgb', 'scan_images']
 
-# %% ../nbs/00_data.ipynb #e07dc10c
+# %% ../nbs/00_data.ipynb #c834fcab
 import os, socket, random, math, shutil, struct, tarfile, tempfile, warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,7 +21,7 @@ from fastdownload import download_url, path_stats, read_checks, checks_module
 from fastcore.net import urldest
 from fastai.data.transforms import image_extensions
 
-# %% ../nbs/00_data.ipynb #c05a1ae0
+# %% ../nbs/00_data.ipynb #a5d0e4eb
 PETS_ENV = 'PETBOOK_DATA'             # a folder of Pets images; wins over everything but an explicit path
 URL_ENV = 'PETBOOK_PETS_URL'          # download Pets from here instead of fastai's URL...
 CHECKS_ENV = 'PETBOOK_PETS_CHECKS'    # ...expecting this "<size> <md5 of the first MB>" (fastdownload's `path_stats`)
@@ -55,7 +55,7 @@ def _kaggle_inputs(root=Path('/kaggle/input')):
     "Pets-like `images` folders attached as Kaggle datasets."
     return [d for pat in ('*/images', '*/*/images', '*/*/*/images') for d in sorted(root.glob(pat)) if _images_dir(d)]
 
-# %% ../nbs/00_data.ipynb #ccb14dc7
+# %% ../nbs/00_data.ipynb #ff08233a
 class PetsNotFound(FileNotFoundError):
     "Raised when no copy of the Pets images can be found or downloaded."
 
@@ -97,14 +97,14 @@ def get_pets(
     if not ok: raise PetsNotFound(_remedies(tried + [f'download: {where} is unreachable (offline?)']))
     return download_pets(url)/'images'
 
-# %% ../nbs/00_data.ipynb #7bb8d161
+# %% ../nbs/00_data.ipynb #8d0c05a7
 class DownloadCorrupt(OSError):
     "Raised when a downloaded file does not have the size and hash it should."
 
 class UnsafeArchive(ValueError):
     "Raised when an archive holds a link, a device, a member landing outside the destination, or too much."
 
-# %% ../nbs/00_data.ipynb #c967b766
+# %% ../nbs/00_data.ipynb #09cc18bb
 def fastai_checks() -> dict:
     "fastai's expected `(size, md5 of the first MB)` for each of its dataset URLs."
     return read_checks(checks_module(fastai.data))
@@ -144,7 +144,7 @@ MAX_MEMBERS = 50_000   # Pets: 7,390 photos + 7,390 trimaps (+ their macOS `._` 
 MAX_BYTES = 4*10**9    # Pets expands to about 0.8 GB
 MAX_RATIO = 20         # expanded bytes per archive byte, beyond the first 100 MB (JPEGs barely compress: Pets is ~1)
 
-# %% ../nbs/00_data.ipynb #02b7afd4
+# %% ../nbs/00_data.ipynb #e18e90db
 def safe_extract(
     archive:str|Path, # A tar archive (.tgz, .tar.gz, .tar...)
     dest:str|Path, # The folder to create; like `untar_data`, an archive holding one top folder becomes `dest`
@@ -181,10 +181,10 @@ def safe_extract(
         finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
-# %% ../nbs/00_data.ipynb #19fe3129
+# %% ../nbs/00_data.ipynb #8befa5f1
 PETS_BYTES = 2_000_000_000  # Free disk space needed to download (811 MB) and extract (about 800 MB) Pets
 
-# %% ../nbs/00_data.ipynb #b5179112
+# %% ../nbs/00_data.ipynb #7be20177
 def download_pets(
     url:str=None, # The archive (default: `$PETBOOK_PETS_URL`, else fastai's `URLs.PETS`)
     archive:str|Path=None, # Folder for the archive (default: fastai's, `~/.fastai/archive`)
@@ -204,7 +204,7 @@ def download_pets(
                       f'or set FASTAI_HOME to a bigger disk, or pass a folder of images to get_pets')
     return safe_extract(download_checked(url, archive, expected, progress=progress), dest, force=True)
 
-# %% ../nbs/00_data.ipynb #1ad3ec14
+# %% ../nbs/00_data.ipynb #51085d60
 TOY_BREEDS = {'Toycat_Disc': 'disc', 'Toycat_Ring': 'ring', 'toydog_square': 'square', 'toydog_cross': 'cross'}
 
 def _draw_toy(shape, size, rng):
@@ -220,7 +220,7 @@ def _draw_toy(shape, size, rng):
     else: dr.rectangle((cx-r, cy-w//2, cx+r, cy+w//2), fill=col); dr.rectangle((cx-w//2, cy-r, cx+w//2, cy+r), fill=col)
     return im
 
-# %% ../nbs/00_data.ipynb #c11ec8de
+# %% ../nbs/00_data.ipynb #4f765881
 def make_toy_pets(
     dest:str|Path, # Folder to write the images into (created)
     n_per_breed:int=20, # Images per toy breed (4 breeds)
@@ -234,7 +234,7 @@ def make_toy_pets(
         for i in range(1, n_per_breed+1): _draw_toy(shape, size, rng).save(dest/f'{breed}_{i}.jpg', quality=90)
     return dest
 
-# %% ../nbs/00_data.ipynb #66e504c0
+# %% ../nbs/00_data.ipynb #ba6d7f3d
 def open_rgb(
     fn:str|Path, # An image file (or a binary file object)
     draft:tuple=None, # Decode a JPEG at a reduced size near this (w, h): every byte is still read, for a fast check
@@ -254,7 +254,7 @@ def open_rgb(
             return Image.alpha_composite(Image.new('RGBA', im.size, (255, 255, 255, 255)), im).convert('RGB')
         return im.convert('RGB')
 
-# %% ../nbs/00_data.ipynb #7d8be413
+# %% ../nbs/00_data.ipynb #76659740
 @dataclass
 class ImageScan:
     "What `scan_images` found in a folder: good images, bad ones with a reason, skipped files and image sizes."
@@ -332,7 +332,7 @@ def _scan_file(scan:ImageScan, p:Path, first:dict):
     if why: scan.bad.append((p, why))
     else: scan.good.append(p); scan.sizes.append(size)
 
-# %% ../nbs/00_data.ipynb #d55cbcdb
+# %% ../nbs/00_data.ipynb #07b89d64
 def scan_images(
     path:str|Path, # Folder to scan
     recurse:bool=True, # Look in sub-folders too
@@ -347,7 +347,7 @@ def scan_images(
     for f in files: _scan_file(scan, f, first)
     return scan
 
-# %% ../nbs/00_data.ipynb #b1891c93
+# %% ../nbs/00_data.ipynb #6a59d22d
 def show_pets(
     files, # Image files to choose from
     n:int=9, # How many to show
