@@ -140,7 +140,7 @@ def download_checked(
                               f'bytes ({expected[1]}): the download was cut short or the file changed. It was deleted; run again.')
     return fpath
 
-MAX_MEMBERS = 50_000   # Pets: 7,390 photos + 7,390 trimaps (+ their macOS `._` copies) + 3,686 XML + lists ≈ 26,000
+MAX_MEMBERS = 50_000   # Pets: 7,390 photos + 7,390 trimaps (+ any macOS `._` copies) + 3,686 XML + lists: at most ~26,000
 MAX_BYTES = 4*10**9    # Pets expands to about 0.8 GB
 MAX_RATIO = 20         # expanded bytes per archive byte, beyond the first 100 MB (JPEGs barely compress: Pets is ~1)
 
