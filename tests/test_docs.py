@@ -85,7 +85,7 @@ def site():
     if not exe: pytest.skip('no Chromium: install one (`apt-get install chromium`; .ci/install-browser) to test the docs in a browser')
     from playwright.sync_api import sync_playwright
     info = {i['page']: i for i in bd.build_site()}
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(SHOTS, ignore_errors=True); SHOTS.mkdir(parents=True)
     facts = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'])
