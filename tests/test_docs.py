@@ -122,8 +122,7 @@ def site():
         browser.close()
     return facts
 
-@pytest.mark.parametrize('name', PAGES)
-def test_page_in_browser(site, name):
+def page_problems(site, name) -> list:
     "One page: loads cleanly, images load, maths typeset, readable at 390 px, no debris or local paths."
     f, problems = site[name], list(site[name]['problems'])
     problems += [f'image did not load: {s}' for s in f['bad_imgs']]
@@ -136,9 +135,9 @@ def test_page_in_browser(site, name):
     for line in sorted({l.strip()[:120] for l in f['outputs'].splitlines() if LOCAL_PATH.search(l)}):
         problems.append(f'a local path in an output: {line}')
     if not f['text'].strip(): problems.append('empty page')
-    assert not problems, f'{name} (nbs/{f["nb"]}):\n  ' + '\n  '.join(problems)
+    return [f'{name} (nbs/{f["nb"]}): {p}' for p in problems]
 
-def test_links_and_anchors(site):
+def broken_links(site) -> list:
     "Every link to a page of the site resolves, and so does its #anchor (nbdev's API links included)."
     broken = []
     for src, f in site.items():
@@ -150,13 +149,20 @@ def test_links_and_anchors(site):
             elif not target.endswith('.html') and not (bd.SITE/target).exists(): broken.append(f'{src}: {href}: no file')
             elif u.fragment and target in site and u.fragment not in site[target]['ids']:
                 broken.append(f'{src}: {href}: no #{u.fragment} on {target} (a `show_doc` of it, one per cell, makes the anchor)')
-    assert not broken, f'{len(broken)} broken links:\n' + '\n'.join(sorted(set(broken)))
+    return sorted(set(broken))
 
-def test_next_text_names_the_next_page(site):
+def next_text_mismatches(site) -> list:
     "A page's closing \"Next:\" sentence names the page that its next link goes to."
     bad = []
     for a, b in zip(PAGES, PAGES[1:]):
         said = re.findall(r'^\W*Next\b:?\s*(.+)$', site[a]['text'], re.M)
         if said and not any(w in said[-1].lower() for w in (site[b]['title'].lower(), Path(b).stem)):
             bad.append(f'{a}: says "Next: {said[-1][:70]}"; the next page is {b} ("{site[b]["title"]}")')
-    assert not bad, '\n'.join(bad)
+    return bad
+
+def test_site_in_a_browser(site):
+    "Every page in Chromium (one test, so that pytest-xdist builds and opens the site once): see the module's doc."
+    report = {'pages': [p for name in PAGES for p in page_problems(site, name)],
+              'broken links and anchors': broken_links(site),
+              '"Next:" text that names another page than the next link': next_text_mismatches(site)}
+    if any(report.values()): pytest.fail('\n'.join(f'{k} ({len(v)}):\n  ' + '\n  '.join(v) for k, v in report.items() if v), pytrace=False)

@@ -40,10 +40,12 @@ def doc_url() -> str:
 
 def process(force:bool=False, n_workers:int=2) -> Path:
     "nbdev's processing of every notebook into `_proc/` (cached: only notebooks changed since are redone)."
-    import os, nbdev.serve
-    cwd = os.getcwd(); os.chdir(ROOT)
-    try: return nbdev.serve.proc_nbs(str(NBS), n_workers=n_workers, force=force)
-    finally: os.chdir(cwd)
+    import os, fcntl, nbdev.serve
+    cwd = os.getcwd(); os.chdir(ROOT); (ROOT/'build').mkdir(exist_ok=True)
+    with open(ROOT/'build'/'.proc.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)                      # one build at a time (pytest -n 2 may start two)
+        try: return nbdev.serve.proc_nbs(str(NBS), n_workers=n_workers, force=force)
+        finally: os.chdir(cwd)
 
 def frontmatter(nb:dict) -> dict:
     "title/description from the processed notebook's frontmatter (nbdev makes it from the `# title`/`> summary` cell)."
