@@ -56,6 +56,8 @@ def test_readme_has_three_commands():
     blocks = re.findall(r'```(?:sh|bash)\n(.*?)```', (ROOT/'README.md').read_text(), re.S)
     cmds = [l for b in blocks for l in b.splitlines() if l.strip() and not l.lstrip().startswith('#')]
     assert len(cmds) == 3 and cmds[0].startswith('pip install') and cmds[2].startswith('pytest'), cmds
+    for img in re.findall(r'!\[[^\]]*\]\((?!https?:)([^)\s]+)\)', (ROOT/'README.md').read_text()):
+        assert (ROOT/img).exists(), f'README.md shows {img}, which is missing: run `python tools/build_docs.py readme`'
 
 def _chromium():
     for exe in (os.environ.get('PETBOOK_CHROMIUM'), shutil.which('chromium'), shutil.which('chromium-browser')):
@@ -83,7 +85,7 @@ def site():
     "Build the site, open every page in Chromium: {page: facts} (also `_problems` for a page that failed to build)."
     exe = _chromium()
     if not exe: pytest.skip('no Chromium: install one (`apt-get install chromium`; .ci/install-browser) to test the docs in a browser')
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip('playwright.sync_api').sync_playwright
     info = {i['page']: i for i in bd.build_site()}
     shutil.rmtree(SHOTS, ignore_errors=True); SHOTS.mkdir(parents=True)
     facts = {}
@@ -155,7 +157,7 @@ def next_text_mismatches(site) -> list:
     "A page's closing \"Next:\" sentence names the page that its next link goes to."
     bad = []
     for a, b in zip(PAGES, PAGES[1:]):
-        said = re.findall(r'^\W*Next\b:?\s*(.+)$', site[a]['text'], re.M)
+        said = re.findall(r'^\W*Next:\s*(.+)$', site[a]['text'], re.M)
         if said and not any(w in said[-1].lower() for w in (site[b]['title'].lower(), Path(b).stem)):
             bad.append(f'{a}: says "Next: {said[-1][:70]}"; the next page is {b} ("{site[b]["title"]}")')
     return bad
