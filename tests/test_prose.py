@@ -7,6 +7,7 @@
 2. On each lesson page (notebooks 00-06 and 08) at most 10% of the visible code cells are silent asserts: a
    cell whose code is only `assert`s and `test_*` calls (plus assignments and imports) and shows nothing.
    Such checks go in `#| hide` cells; a visible check prints what it checks.
+Failures name each cell by its index in the notebook, counted from 0 (as `nb['cells'][i]`).
 """
 import ast, json, re
 from pathlib import Path
@@ -57,7 +58,7 @@ def process_notes(f:Path) -> list:
 @pytest.mark.parametrize('f', _files(), ids=lambda p: p.name)
 def test_no_process_notes(f):
     notes = process_notes(f)
-    assert not notes, f'{f.relative_to(ROOT)} speaks of how it was made ({len(notes)}):\n  ' + '\n  '.join(notes)
+    if notes: pytest.fail(f'{f.relative_to(ROOT)} speaks of how it was made ({len(notes)}):\n  ' + '\n  '.join(notes), pytrace=False)
 
 _HIDDEN = {'hide', 'export', 'exporti', 'default_exp'}
 
@@ -97,6 +98,6 @@ def silent_asserts(nb:Path) -> tuple:
 def test_lessons_show_their_checks(nb):
     visible, silent = silent_asserts(nb)
     share = len(silent) / max(visible, 1)
-    assert share <= MAX_SILENT, (f'nbs/{nb.name}: {len(silent)} of {visible} visible code cells ({share:.0%}) are silent asserts '
+    if share > MAX_SILENT: pytest.fail(f'nbs/{nb.name}: {len(silent)} of {visible} visible code cells ({share:.0%}) are silent asserts '
         f'(at most {MAX_SILENT:.0%}): hide them (`#| hide`) or make them show their value:\n  '
-        + '\n  '.join(f'cell {i}: {l}' for i, l in silent))
+        + '\n  '.join(f'cell {i}: {l}' for i, l in silent), pytrace=False)
