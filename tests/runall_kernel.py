@@ -5,7 +5,7 @@
 Every code cell runs, in order: hidden ones, `eval: false`, `slow`, the setup cell, the closing export cell.
 Before the first cell, after this runner's own imports:
 - **an import blocker**: the development-only packages are not installed on a stock Colab/Kaggle runtime, so here
-  importing them raises `ModuleNotFoundError`, from anywhere (`BLOCKED`); `execnb`, which nbdev itself needs
+  no importer finds them (`BLOCKED`: `import` raises `ModuleNotFoundError`, `find_spec` gives None); `execnb`, which nbdev itself needs
   (nbdev is installed by the setup cell), only from a notebook cell or from petbook (`CELL_ONLY`);
 - **a network of one host**: connections go to 127.0.0.1 (the test's HTTP server) and nowhere else; any other
   host does not resolve, as on a machine without internet.
@@ -13,10 +13,10 @@ The first cell that raises stops the run (exit status 1). `--until-training` sto
 (`fine_tune`/`fit`...) once a cell has called `get_pets()`. The executed notebook goes to `--out`, and to
 `--summary` a JSON of `{'ok', 'seconds', 'cells': [{'idx', 'seconds', 'first_line'}], 'error', 'stopped_at'}`.
 """
-import argparse, builtins, errno, json, os, re, socket, sys, time, traceback
+import argparse, builtins, errno, importlib, json, os, re, socket, sys, time, traceback
 from pathlib import Path
 from execnb.shell import CaptureShell
-from execnb.nbio import read_nb, write_nb
+from fastcore.nbio import read_nb, write_nb
 
 BLOCKED = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright',
            'jupyterlab', 'jupyter_server', 'notebook', 'jupytext'}
@@ -26,18 +26,21 @@ def _from_notebook(globals) -> bool:
     name = (globals or {}).get('__name__') or ''
     return name == '__main__' or name == 'petbook' or name.startswith('petbook.')
 
-class _Blocker:
-    "A `sys.meta_path` finder that refuses the development-only packages, as if they were not installed."
+class _Hidden:
+    "Wraps a `sys.meta_path` finder so that it does not see the development-only packages: as if not installed."
+    def __init__(self, inner): self.inner = inner
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named '{name}' (a development-only package: not on a stock Colab/Kaggle "
-                                      f"runtime, so this 'Run all' test blocks it)", name=name)
-        return None
+        if name.split('.')[0] in BLOCKED: return None
+        return self.inner.find_spec(name, path, target) if hasattr(self.inner, 'find_spec') else None
+    def __getattr__(self, a): return getattr(self.inner, a)
+    def __repr__(self): return f'_Hidden({self.inner!r})'
 
 def install_import_blocker():
-    "Block `BLOCKED` everywhere and `CELL_ONLY` from notebook cells and petbook, from now on."
+    """From now on `BLOCKED` cannot be found by any importer (`import x`, `importlib.import_module`, `find_spec`
+    all behave as when it is not installed); `CELL_ONLY` cannot be imported by a notebook cell or petbook."""
     for m in [m for m in sys.modules if m.split('.')[0] in BLOCKED]: del sys.modules[m]
-    sys.meta_path.insert(0, _Blocker())
+    sys.meta_path[:] = [f if isinstance(f, _Hidden) else _Hidden(f) for f in sys.meta_path]
+    importlib.invalidate_caches()
     real = builtins.__import__
     def guarded(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and name.split('.')[0] in CELL_ONLY and _from_notebook(globals):
