@@ -107,7 +107,9 @@ def main(argv=None):
         sys.stderr.write(f'{nb_path.name}: {err}\n{tb}\n')
     secs = time.time() - t0
     if a.out: write_nb(nb, a.out)
-    summary = dict(ok=err is None, seconds=round(secs, 1), cells=cells, error=err, stopped_at=state['stop'])
+    pb = sys.modules.get('petbook')
+    summary = dict(ok=err is None, seconds=round(secs, 1), cells=cells, error=err, stopped_at=state['stop'],
+                   petbook=getattr(pb, '__file__', None))
     if a.summary: Path(a.summary).write_text(json.dumps(summary, indent=1))
     print(f'{nb_path.name}: {"ok" if err is None else "FAILED"} in {secs:.1f}s ({len(cells)} cells'
           + (f', stopped after cell {state["stop"]}' if state['stop'] is not None else '') + ')')

@@ -60,20 +60,32 @@ def r34_torch_home(tmp_path_factory):
     return home
 
 # ---- running one notebook -----------------------------------------------------------------------------------------
-def kernel_env(tmp:Path, torch_home:Path, **extra) -> dict:
-    "A new user's environment: no PETBOOK_* set by us, fresh fastai/torch/petbook caches, this checkout importable."
+def copy_checkout(dest:Path) -> Path:
+    """A copy of this checkout's working files in `dest` (no .git, caches or built docs), where a notebook runs: its
+    closing `nbdev_export()` cell writes there, not into the checkout, and no `../shared` is beside it."""
+    import shutil
+    skip = shutil.ignore_patterns('.git', '__pycache__', '.ipynb_checkpoints', '_proc', '_docs', 'docs', '*.egg-info',
+                                  '.pytest_cache', 'shared', '.venv', 'venv', 'build', 'dist')
+    shutil.copytree(ROOT, dest, ignore=skip, symlinks=True)
+    return dest
+
+def kernel_env(tmp:Path, torch_home:Path, root:Path=ROOT, **extra) -> dict:
+    "A new user's environment: no PETBOOK_* set by us, fresh fastai/torch/petbook caches, petbook importable from `root`."
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(('PETBOOK_', 'KAGGLE_', 'COLAB_', 'FASTAI_', 'TORCH_HOME', 'HF_', 'PYTEST_'))}
     env.update(FASTAI_HOME=str(tmp/'fastai'), TORCH_HOME=str(torch_home), PETBOOK_CACHE=str(tmp/'petbook-cache'),
                HF_HOME=str(tmp/'hf'), XDG_CACHE_HOME=str(tmp/'cache'), MPLBACKEND='Agg',
                PETBOOK_SHARED=str(tmp/'no-shared'),     # tests/realpets.py finds nothing (a notebook must not look)
-               PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get('PYTHONPATH')])]),
+               PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get('PYTHONPATH')])]),
                PYTHONWARNINGS='ignore::FutureWarning')
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
-def run_notebook(nb:Path, env:dict, tmp:Path, until_training=False, record=None, label='') -> dict:
-    "Run all of `nb` in a fresh process with `env`; its summary, with the executed notebook as `summary['nb']`."
+def run_notebook(nb:Path, tmp:Path, torch_home:Path, env_extra:dict, until_training=False, record=None, label='') -> dict:
+    "Run all of `nb` in a fresh process, in a copy of the checkout; its summary, with the executed notebook as `summary['nb']`."
+    work = copy_checkout(tmp/'checkout')
+    env = kernel_env(tmp, torch_home, root=work, **env_extra)
+    nb = work/'nbs'/nb.name
     out, summ = tmp/f'{nb.stem}.run.ipynb', tmp/f'{nb.stem}.run.json'
     cmd = [sys.executable, str(RUNNER), str(nb), '--out', str(out), '--summary', str(summ)]
     if until_training: cmd.append('--until-training')
@@ -87,6 +99,7 @@ def run_notebook(nb:Path, env:dict, tmp:Path, until_training=False, record=None,
     print(f'{label} {nb.name}: {res["seconds"]}s; slowest cells: ' + '; '.join(f'{c["idx"]} `{c["first_line"][:40]}` {c["seconds"]}s' for c in slow))
     assert res['ok'] and r.returncode == 0, (f'{nb.name} ({label}): "Run all" stopped: {res.get("error") or "exit status " + str(r.returncode)}'
                                               f'\n{r.stderr[-4000:]}')
+    if res.get('petbook'): assert Path(res['petbook']).is_relative_to(work), f"petbook came from {res['petbook']}, not the copy"
     res['nb'] = read_nb(out)
     return res
 
@@ -122,9 +135,8 @@ def check_download(tmp:Path, archive:Path, srv, fetched_before:int):
 def test_run_all_offline_body(nb, pets_archive, pets_server, tmp_path, record_property):
     "Case A: the Pets download served on 127.0.0.1, no resnet34 weights reachable → Lite0; every cell runs."
     (tmp_path/'torch').mkdir()
-    env = kernel_env(tmp_path, tmp_path/'torch', **pets_env(pets_server, pets_archive))
     before = pets_server.fetched[f'/{pets_archive.name}']
-    res = run_notebook(nb, env, tmp_path, record=record_property, label='A')
+    res = run_notebook(nb, tmp_path, tmp_path/'torch', pets_env(pets_server, pets_archive), record=record_property, label='A')
     ran = [c for c in res['nb'].cells if c.cell_type == 'code']
     if any(calls_get_pets(c.source) for c in ran): check_download(tmp_path, pets_archive, pets_server, before)
     for i, said in body_lines(res['nb']):
@@ -139,8 +151,8 @@ B_CASES = [p for p in LESSONS if p.stem.startswith(('03', '04'))]
 @pytest.mark.parametrize('nb', B_CASES, ids=[p.stem for p in B_CASES])
 def test_run_all_book_body(nb, pets_archive, pets_server, r34_torch_home, tmp_path, record_property):
     "Case B: resnet34 in the torch hub cache → `pets_learner(dls)` picks it and says so (03; 04 to its first training cell)."
-    env = kernel_env(tmp_path, r34_torch_home, **pets_env(pets_server, pets_archive))
-    res = run_notebook(nb, env, tmp_path, until_training=nb.stem.startswith('04'), record=record_property, label='B')
+    res = run_notebook(nb, tmp_path, r34_torch_home, pets_env(pets_server, pets_archive),
+                       until_training=nb.stem.startswith('04'), record=record_property, label='B')
     said = body_lines(res['nb'])
     assert said, f'{nb.name}: no executed cell calls pets_learner(dls) (the body chosen for us)'
     for i, s in said:
