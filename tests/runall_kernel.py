@@ -11,7 +11,9 @@ Before the first cell, after this runner's own imports:
   host does not resolve, as on a machine without internet.
 The first cell that raises stops the run (exit status 1). `--until-training` stops after the first cell that trains
 (`fine_tune`/`fit`...) once a cell has called `get_pets()`. The executed notebook goes to `--out`, and to
-`--summary` a JSON of `{'ok', 'seconds', 'cells': [{'idx', 'seconds', 'first_line'}], 'error', 'stopped_at'}`.
+`--summary` a JSON of `{'ok', 'seconds', 'cells': [{'idx', 'seconds', 'first_line'}], 'error', 'stopped_at',
+'petbook': where it was imported from, 'bodies': [{'idx', 'var', 'arch', 'params', ...}]}`, `bodies` describing,
+right after its cell ran, each learner made by `pets_learner(dls)` with the body left to petbook.
 """
 import argparse, builtins, errno, importlib, json, os, re, socket, sys, time, traceback
 from pathlib import Path
@@ -69,6 +71,32 @@ def install_network_guard():
         return real_connect_ex(self, addr)
     socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex = getaddrinfo, connect, connect_ex
 
+def default_learner_calls(src:str) -> list:
+    "For each `pets_learner(dls)` call in `src` that leaves the body to petbook (one argument, no `arch`): the name it is assigned to, or None."
+    import ast
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        tree = ast.parse(TransformerManager().transform_cell(src))
+    except (SyntaxError, ValueError): return []
+    def default(call):
+        f = call.func
+        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+        return name == 'pets_learner' and len(call.args) == 1 and not any(k.arg in ('arch', 'pretrained', None) for k in call.keywords)
+    found, assigned = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and default(node.value):
+            assigned.add(id(node.value))
+            found += [t.id for t in node.targets if isinstance(t, ast.Name)] or [None]
+    found += [None for node in ast.walk(tree) if isinstance(node, ast.Call) and default(node) and id(node) not in assigned]
+    return found
+
+def describe_body(learn) -> dict:
+    "Which body a fastai learner has: resnet34 (21.3M parameters) or EfficientNet-Lite0 (3.4M), from the model itself."
+    body = learn.model[0]
+    n = sum(p.numel() for p in body.parameters())
+    return dict(body=type(body).__name__, params=n, pets_arch=getattr(learn, 'pets_arch', None),
+                arch='resnet34' if 20e6 < n < 23e6 else 'efficientnet_lite0' if 2.5e6 < n < 4.5e6 else 'other')
+
 _GET_PETS = re.compile(r'(?<!\w)(?<!def )get_pets\(\s*\)')
 _TRAINS = re.compile(r'(?<!def )\b(fine_tune_pets|fine_tune|fit_one_cycle|fit)\(')
 
@@ -85,7 +113,7 @@ def main(argv=None):
     shell = CaptureShell(nb_path)
     if not a.allow_network: install_network_guard()
     install_import_blocker()
-    cells, state = [], dict(got_pets=False, stop=None)
+    cells, bodies, state = [], [], dict(got_pets=False, stop=None)
     def preproc(cell):
         return state['stop'] is not None            # True: skip (after the stop cell)
     def postproc(cell):
@@ -93,8 +121,11 @@ def main(argv=None):
         cells.append(dict(idx=cell.idx_, seconds=round(cell.metadata.get('execution', {}).get('total', 0.0), 2),
                           first_line=_first_line(cell.source)))
         if shell.exc is not None: state['failed'] = cell; return
-        if a.until_training and state['got_pets'] and _TRAINS.search(cell.source): state['stop'] = cell.idx_
+        for var in default_learner_calls(cell.source):
+            learn = shell.user_ns.get(var) if var else None
+            bodies.append(dict(idx=cell.idx_, var=var, **(describe_body(learn) if hasattr(learn, 'model') else {})))
         if _GET_PETS.search(cell.source): state['got_pets'] = True
+        if a.until_training and state['got_pets'] and _TRAINS.search(cell.source): state['stop'] = cell.idx_
     for i, c in enumerate(nb.cells): c.idx_ = i
     t0, err = time.time(), None
     os.chdir(nb_path.parent)
@@ -109,7 +140,7 @@ def main(argv=None):
     if a.out: write_nb(nb, a.out)
     pb = sys.modules.get('petbook')
     summary = dict(ok=err is None, seconds=round(secs, 1), cells=cells, error=err, stopped_at=state['stop'],
-                   petbook=getattr(pb, '__file__', None))
+                   petbook=getattr(pb, '__file__', None), bodies=bodies)
     if a.summary: Path(a.summary).write_text(json.dumps(summary, indent=1))
     print(f'{nb_path.name}: {"ok" if err is None else "FAILED"} in {secs:.1f}s ({len(cells)} cells'
           + (f', stopped after cell {state["stop"]}' if state['stop'] is not None else '') + ')')

@@ -18,6 +18,10 @@ safe extract.
 
 Without `../shared/realpets/oxford` the notebook cases skip with a message. The seconds each notebook took are
 printed at the end of the run (and written as JSON to `$PETBOOK_RUNALL_TIMES` when set).
+
+Settings: `PETBOOK_RUNALL_TIMEOUT` (seconds one notebook may take, default 900); `PETBOOK_RUNALL_ENV`, space-separated
+`NAME=value` pairs added to every notebook's environment, for the knobs a user has (nothing else is set for speed);
+under pytest-xdist each notebook gets `OMP_NUM_THREADS` = cores / workers unless it is set.
 """
 import ast, json, os, re, subprocess, sys, textwrap
 from pathlib import Path
@@ -78,6 +82,10 @@ def kernel_env(tmp:Path, torch_home:Path, root:Path=ROOT, **extra) -> dict:
                PETBOOK_SHARED=str(tmp/'no-shared'),     # tests/realpets.py finds nothing (a notebook must not look)
                PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get('PYTHONPATH')])]),
                PYTHONWARNINGS='ignore::FutureWarning')
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))      # notebooks running side by side share the cores
+    if workers > 1 and 'OMP_NUM_THREADS' not in os.environ:
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1)//workers))
+    env.update(dict(kv.split('=', 1) for kv in os.environ.get('PETBOOK_RUNALL_ENV', '').split()))   # knobs a user has
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -111,12 +119,14 @@ def _text(cell) -> str:
         elif 'text/plain' in o.get('data', {}): t.append(''.join(o['data']['text/plain']))
     return ''.join(t)
 
-_DEFAULT_BODY = re.compile(r'(?<![\w.])pets_learner\(\s*[\w.]+\s*\)')    # pets_learner(dls): the body is chosen for us
-
-def body_lines(nb) -> list:
-    "(cell index, what it printed) for each executed cell calling `pets_learner(dls)` with no arch."
-    return [(c.idx_, _text(c)) for c in nb.cells if c.cell_type == 'code' and c.get('outputs') is not None
-            and _DEFAULT_BODY.search(c.source) and c.get('execution_count')]
+def check_bodies(res, want:str, nb:Path):
+    "Each `pets_learner(dls)` (body left to petbook) made `want` ('resnet34'/'efficientnet_lite0') and its cell said so."
+    said = {'resnet34': r'(?i)resnet.?34', 'efficientnet_lite0': r'(?i)lite.?0'}[want]
+    cells = {c.idx_: c for c in res['nb'].cells}
+    for b in res['bodies']:
+        if b.get('arch'): assert b['arch'] == want, f"{nb.name} cell {b['idx']}: pets_learner(dls) made a {b['arch']} body ({b['params']:,} parameters), not {want}"
+        out = _text(cells[b['idx']])
+        assert re.search(said, out), f"{nb.name} cell {b['idx']}: pets_learner(dls) printed no line naming {want}: {out[:300]!r}"
 
 def check_download(tmp:Path, archive:Path, srv, fetched_before:int):
     "The photos came through download → verify → safe extract into FASTAI_HOME."
@@ -139,9 +149,8 @@ def test_run_all_offline_body(nb, pets_archive, pets_server, tmp_path, record_pr
     res = run_notebook(nb, tmp_path, tmp_path/'torch', pets_env(pets_server, pets_archive), record=record_property, label='A')
     ran = [c for c in res['nb'].cells if c.cell_type == 'code']
     if any(calls_get_pets(c.source) for c in ran): check_download(tmp_path, pets_archive, pets_server, before)
-    for i, said in body_lines(res['nb']):
-        assert re.search(r'(?i)lite.?0', said), f'{nb.name} cell {i}: pets_learner(dls) did not say it uses EfficientNet-Lite0: {said[:300]!r}'
-    if nb.stem.startswith('03'): assert body_lines(res['nb']), f'{nb.name}: no cell calls pets_learner(dls) (the body chosen for us)'
+    check_bodies(res, 'efficientnet_lite0', nb)
+    if nb.stem.startswith('03'): assert res['bodies'], f'{nb.name}: no cell calls pets_learner(dls) (the body left to petbook)'
     assert not list((tmp_path/'torch').rglob('*.pth')), 'resnet34 weights appeared in the empty torch cache'
 
 # ---- Case B: the book's resnet34 (random weights in the hub cache) ----------------------------------------------
@@ -153,10 +162,8 @@ def test_run_all_book_body(nb, pets_archive, pets_server, r34_torch_home, tmp_pa
     "Case B: resnet34 in the torch hub cache → `pets_learner(dls)` picks it and says so (03; 04 to its first training cell)."
     res = run_notebook(nb, tmp_path, r34_torch_home, pets_env(pets_server, pets_archive),
                        until_training=nb.stem.startswith('04'), record=record_property, label='B')
-    said = body_lines(res['nb'])
-    assert said, f'{nb.name}: no executed cell calls pets_learner(dls) (the body chosen for us)'
-    for i, s in said:
-        assert re.search(r'(?i)resnet.?34', s), f'{nb.name} cell {i}: pets_learner(dls) did not say it uses resnet34: {s[:300]!r}'
+    assert res['bodies'], f'{nb.name}: no executed cell calls pets_learner(dls) (the body left to petbook)'
+    check_bodies(res, 'resnet34', nb)
     if nb.stem.startswith('04'): assert res['stopped_at'] is not None, f'{nb.name}: no training cell after get_pets() ran'
 
 # ---- Case C: Kaggle inputs -----------------------------------------------------------------------------------------
@@ -238,6 +245,14 @@ def test_static_check_finds_dev_imports():
     assert unguarded_dev_imports('try:\n    import skimage\nexcept (ModuleNotFoundError, OSError): skimage = None') == []
     assert unguarded_dev_imports('from nbdev.showdoc import show_doc\nimport nbdev; nbdev.nbdev_export()') == []
     assert unguarded_dev_imports('try: import pytest\nexcept ValueError: pass') == ['pytest']
+
+def test_runner_finds_default_learner_calls():
+    "The runner recognises `pets_learner(dls)` calls that leave the body to petbook, and only those."
+    from runall_kernel import default_learner_calls as d
+    assert d('learn = pets_learner(dls)') == ['learn'] and d('pets_learner(dls)') == [None]
+    assert d('learn = pets_learner(dls, metrics=accuracy)\n%time x = 1') == ['learn']
+    assert d("learn = pets_learner(dls, arch='resnet34')") == d("pets_learner(dls, 'resnet34')") == []
+    assert d('pets_learner(dls, pretrained=False)') == d('pets_learner(dls, **kw)') == []
 
 def _code_cells(nb:Path): return [c for c in read_nb(nb).cells if c.cell_type == 'code']
 
