@@ -22,6 +22,8 @@ from fastcore.nbio import read_nb, write_nb
 
 BLOCKED = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright',
            'jupyterlab', 'jupyter_server', 'notebook', 'jupytext'}
+BLOCKED_DISTS = {'hypothesis', 'scikit-image', 'pytest', 'pytest-xdist', 'nbconvert', 'nbclient', 'playwright',
+                 'jupyterlab', 'jupyter-server', 'notebook', 'jupytext'}     # the same, as importlib.metadata names them
 CELL_ONLY = {'execnb'}      # nbdev imports it (the setup cell installs nbdev); a notebook cell may not
 
 def _from_notebook(globals) -> bool:
@@ -34,6 +36,10 @@ class _Hidden:
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in BLOCKED: return None
         return self.inner.find_spec(name, path, target) if hasattr(self.inner, 'find_spec') else None
+    def find_distributions(self, *a, **kw):
+        if not hasattr(self.inner, 'find_distributions'): return iter(())
+        return (d for d in self.inner.find_distributions(*a, **kw)
+                if re.sub(r'[-_.]+', '-', (d.metadata['Name'] or '').lower()) not in BLOCKED_DISTS)
     def __getattr__(self, a): return getattr(self.inner, a)
     def __repr__(self): return f'_Hidden({self.inner!r})'
 

@@ -76,7 +76,7 @@ def copy_checkout(dest:Path) -> Path:
 def kernel_env(tmp:Path, torch_home:Path, root:Path=ROOT, **extra) -> dict:
     "A new user's environment: no PETBOOK_* set by us, fresh fastai/torch/petbook caches, petbook importable from `root`."
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(('PETBOOK_', 'KAGGLE_', 'COLAB_', 'FASTAI_', 'TORCH_HOME', 'HF_', 'PYTEST_'))}
+           if not k.startswith(('PETBOOK_', 'KAGGLE_', 'COLAB_', 'FASTAI_', 'TORCH_HOME', 'HF_', 'PYTEST_', 'IN_TEST'))}
     env.update(FASTAI_HOME=str(tmp/'fastai'), TORCH_HOME=str(torch_home), PETBOOK_CACHE=str(tmp/'petbook-cache'),
                HF_HOME=str(tmp/'hf'), XDG_CACHE_HOME=str(tmp/'cache'), MPLBACKEND='Agg',
                PETBOOK_SHARED=str(tmp/'no-shared'),     # tests/realpets.py finds nothing (a notebook must not look)
@@ -165,6 +165,32 @@ def test_run_all_book_body(nb, pets_archive, pets_server, r34_torch_home, tmp_pa
     assert res['bodies'], f'{nb.name}: no executed cell calls pets_learner(dls) (the body left to petbook)'
     check_bodies(res, 'resnet34', nb)
     if nb.stem.startswith('04'): assert res['stopped_at'] is not None, f'{nb.name}: no training cell after get_pets() ran'
+
+GET_PETS_SCRIPT = '''
+import sys; sys.path.insert(0, {tests!r})
+from runall_kernel import install_network_guard
+install_network_guard()
+from petbook.data import get_pets
+try: p = get_pets(); print(); print('GOT', p)
+except Exception as e: print(); print('REFUSED', type(e).__name__, str(e).splitlines()[0])
+'''
+
+@needs_photos
+def test_download_checks_stay_on(pets_archive, pets_server, tmp_path):
+    "Contract 2: with PETBOOK_PETS_URL set, PETBOOK_PETS_CHECKS is checked: a wrong size/md5 is refused, nothing extracted."
+    size, md5 = archive_checks(pets_archive).split()
+    for checks in (f'{size} {md5}', f'{int(size)+1} {md5}', f'{size} {"0"*32}'):
+        tmp = tmp_path/checks.replace(' ', '_')
+        env = kernel_env(tmp, tmp/'torch', PETBOOK_PETS_URL=pets_server.url(pets_archive.name), PETBOOK_PETS_CHECKS=checks)
+        r = subprocess.run([sys.executable, '-c', GET_PETS_SCRIPT.format(tests=str(Path(__file__).parent))],
+                           env=env, capture_output=True, text=True, timeout=300)
+        out = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-2000:]
+        if checks == f'{size} {md5}':
+            assert out.startswith('GOT'), out
+            assert Path(out.split(maxsplit=1)[1]) == tmp/'fastai'/'data'/PETS_NAME/'images', out
+        else:
+            assert out.startswith('REFUSED'), f'a download not matching PETBOOK_PETS_CHECKS={checks} was accepted: {out}'
+            assert not (tmp/'fastai'/'data'/PETS_NAME).exists(), 'a refused download was extracted'
 
 # ---- Case C: Kaggle inputs -----------------------------------------------------------------------------------------
 KAGGLE_SCRIPT = '''
