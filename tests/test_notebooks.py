@@ -193,3 +193,20 @@ def test_drift_check_catches_changes_and_ignores_noise():
                  ('slow()', []))
     bad = drift(committed, changed, test_ran)
     assert len(bad) == 3 and 'figures: committed 1, now 0' in bad[0] and 'accuracy' in bad[1] and 'photos' in bad[2], bad
+
+def test_get_pets_notebook_skips_without_photos(tmp_path, capfd, monkeypatch):
+    "A notebook calling `get_pets()` is skipped, saying why, when there are no photos and no network; others still run."
+    import json
+    def nb(name, *srcs):
+        p = tmp_path/name
+        p.write_text(json.dumps({'cells': [dict(cell_type='code', source=s, metadata={}, outputs=[], execution_count=None) for s in srcs],
+                                 'metadata': {'kernelspec': {'name': 'python3', 'language': 'python', 'display_name': 'Python 3'}},
+                                 'nbformat': 4, 'nbformat_minor': 5}))
+        return p
+    monkeypatch.setenv('PETBOOK_SHARED', str(tmp_path/'no-shared'))
+    monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'fastai'))
+    monkeypatch.delenv('PETBOOK_DATA', raising=False)
+    monkeypatch.setattr(sys.modules[__name__], '_reachable', lambda host, port: False)
+    with pytest.raises(pytest.skip.Exception, match='calls get_pets'):
+        test_notebook(nb('uses.ipynb', 'from petbook.data import get_pets', 'path = get_pets()'), capfd, monkeypatch)
+    test_notebook(nb('toy.ipynb', 'x = 1', 'print(x)'), capfd, monkeypatch)     # no get_pets(): it runs
