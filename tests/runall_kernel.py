@@ -20,10 +20,10 @@ from pathlib import Path
 from execnb.shell import CaptureShell
 from fastcore.nbio import read_nb, write_nb
 
-BLOCKED = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright',
-           'jupyterlab', 'jupyter_server', 'notebook', 'jupytext'}
+# petbook's `dev` extras (and what they bring) that `pip install petbook nbdev` does not install
+BLOCKED = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright', 'jupyterlab', 'jupytext'}
 BLOCKED_DISTS = {'hypothesis', 'scikit-image', 'pytest', 'pytest-xdist', 'nbconvert', 'nbclient', 'playwright',
-                 'jupyterlab', 'jupyter-server', 'notebook', 'jupytext'}     # the same, as importlib.metadata names them
+                 'jupyterlab', 'jupytext'}     # the same, as importlib.metadata names them
 CELL_ONLY = {'execnb'}      # nbdev imports it (the setup cell installs nbdev); a notebook cell may not
 
 def _from_notebook(globals) -> bool:

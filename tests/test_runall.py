@@ -223,8 +223,8 @@ def test_kaggle_inputs(layout, tmp_path):
     assert not (tmp_path/'fastai'/'archive').exists(), 'get_pets() downloaded although a Kaggle input was there'
 
 # ---- static checks over the notebooks ----------------------------------------------------------------------------
-DEV_ONLY = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright', 'execnb',
-            'jupyterlab', 'jupyter_server', 'jupytext'}       # nbdev is allowed: the setup cell installs it
+from runall_kernel import BLOCKED, CELL_ONLY
+DEV_ONLY = BLOCKED | CELL_ONLY       # nbdev is allowed: the setup cell installs it
 
 def _python(src:str) -> str:
     "A cell's source as plain Python (IPython magics and `!` lines turned into calls)."
