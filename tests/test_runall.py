@@ -21,7 +21,9 @@ printed at the end of the run (and written as JSON to `$PETBOOK_RUNALL_TIMES` wh
 
 Settings: `PETBOOK_RUNALL_TIMEOUT` (seconds one notebook may take, default 900); `PETBOOK_RUNALL_ENV`, space-separated
 `NAME=value` pairs added to every notebook's environment, for the knobs a user has (nothing else is set for speed);
-under pytest-xdist each notebook gets `OMP_NUM_THREADS` = cores / workers unless it is set.
+under pytest-xdist each notebook gets `OMP_NUM_THREADS` = cores / workers unless it is set; `PETBOOK_RUNALL_DRIFT=1`
+makes case A compare each notebook's outputs with its committed ones as tests/test_notebooks.py does (the same 370
+photos, the same body), so that the lesson notebooks need not run twice in CI.
 """
 import ast, json, os, re, subprocess, sys, textwrap
 from pathlib import Path
@@ -39,6 +41,7 @@ OXFORD = find_realpets('oxford')
 NB_TIMEOUT = int(os.environ.get('PETBOOK_RUNALL_TIMEOUT', '900'))   # seconds one notebook may take
 R34_FILE = 'resnet34-b627a593.pth'                      # torchvision's file name for ResNet34_Weights.IMAGENET1K_V1
 SETUP_MARK = '# petbook setup:'
+RUNALL_DRIFT = os.environ.get('PETBOOK_RUNALL_DRIFT') == '1'   # case A also checks committed outputs (test_notebooks' drift)
 
 needs_photos = pytest.mark.skipif(OXFORD is None, reason=
     'no ../shared/realpets/oxford beside the checkout: the "Run all" test serves those photos as the Pets download')
@@ -152,6 +155,10 @@ def test_run_all_offline_body(nb, pets_archive, pets_server, tmp_path, record_pr
     check_bodies(res, 'efficientnet_lite0', nb)
     if nb.stem.startswith('03'): assert res['bodies'], f'{nb.name}: no cell calls pets_learner(dls) (the body left to petbook)'
     assert not list((tmp_path/'torch').rglob('*.pth')), 'resnet34 weights appeared in the empty torch cache'
+    if RUNALL_DRIFT:       # the same 370 photos (downloaded) and the same body as the committed outputs: compare them
+        from test_notebooks import drift
+        bad = drift(read_nb(nb), res['nb'], {c['idx'] for c in res['cells']})
+        assert not bad, f'{nb.name}: committed outputs differ from this "Run all":\n' + '\n'.join(bad)
 
 # ---- Case B: the book's resnet34 (random weights in the hub cache) ----------------------------------------------
 B_CASES = [p for p in LESSONS if p.stem.startswith(('03', '04'))]
