@@ -10,8 +10,15 @@ the same tables (column names; a fastai training table counts the same whether s
 same printed lines once numbers, paths and memory addresses are masked, the same errors. A cell whose committed
 output no longer matches what its code does fails the test with the cells named. Not compared: cells that did not
 run (`slow`, `cuda`, `eval: false`), stderr (warnings depend on library versions), widgets, the setup cell (it
-reports the GPU), and, when the real photos (`../shared/realpets`) are absent, notebooks that use them (their
-committed outputs were made with them). `PETBOOK_DRIFT=0` turns the comparison off.
+reports the GPU), and notebooks that call `get_pets()` when it does not give them the photos their committed
+outputs were made with (the 370 Oxford-IIIT photos in `../shared/realpets/oxford`). `PETBOOK_DRIFT=0` turns the
+comparison off.
+
+**Photos.** Lesson cells get their images with `get_pets()`, as a user's do. When `PETBOOK_DATA` is not set and the
+checkout has `../shared/realpets/oxford` beside it (`tests/realpets.py`), the notebook runs get
+`PETBOOK_DATA=../shared/realpets/oxford`, the same variable a user has. With neither those photos nor the
+variable, nor a copy that `get_pets(download=False)` finds, nor a reachable download host, notebooks that call
+`get_pets()` are skipped with a message saying so.
 """
 import os, re, sys, io, contextlib
 from pathlib import Path
@@ -19,6 +26,7 @@ import pytest
 from nbdev.config import get_config
 from nbdev import test as nbtest
 from fastcore.nbio import read_nb
+from realpets import find_realpets, pets_data_env, calls_get_pets
 
 cfg = get_config(Path(__file__).parent)
 NBS = sorted(p for p in cfg.nbs_path.glob('*.ipynb') if not p.name.startswith('_'))
@@ -101,27 +109,59 @@ def drift(committed_nb, fresh_nb, ran:set) -> list:
         if a != b: res.append(_describe(i, old, a, b))
     return res
 
-def _uses_realpets(nb:Path) -> bool: return 'find_realpets' in nb.read_text()
+def _calls_get_pets(nb:Path, ran=None) -> bool:
+    "Whether a cell of `nb` that the test runs (all code cells if `ran` is None) calls `get_pets()` for its images."
+    cells = ran if ran is not None else [c for c in read_nb(nb).cells if c.cell_type == 'code']
+    return any(calls_get_pets(c.source) for c in cells)
 
-def _realpets_here() -> bool:
-    from petbook.data import find_realpets
-    return find_realpets('oxford', start=cfg.nbs_path) is not None
+def _reachable(host:str, port:int) -> bool:
+    try: from petbook.data import reachable           # contract 3
+    except ImportError:
+        import socket
+        def reachable(host, port=443, timeout=3.0):
+            try:
+                with socket.create_connection((host, port), timeout=timeout): return True
+            except OSError: return False
+    return reachable(host, port)
+
+def pets_source() -> str|None:
+    "How `get_pets()` will find the photos in this process, in words; None when it cannot (no copy, no network)."
+    if d := os.environ.get('PETBOOK_DATA'): return f'$PETBOOK_DATA ({d})'
+    from petbook.data import get_pets, PetsNotFound
+    try: return f'a local copy ({get_pets(download=False)})'
+    except PetsNotFound: pass
+    from urllib.parse import urlsplit
+    from fastai.data.external import URLs
+    u = urlsplit(os.environ.get('PETBOOK_PETS_URL') or URLs.PETS)
+    port = u.port or (443 if u.scheme == 'https' else 80)
+    return f'a download from {u.hostname}' if _reachable(u.hostname, port) else None
+
+def _made_with_realpets() -> bool:
+    "Whether `get_pets()` gives, here, the photos the committed outputs were made with (`../shared/realpets/oxford`)."
+    d, real = os.environ.get('PETBOOK_DATA'), find_realpets('oxford')
+    return bool(d and real) and Path(d).expanduser().resolve() in (real.resolve(), (real/'images').resolve())
 
 # ---- the test ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
 def test_notebook(nb, capfd, monkeypatch):
     "Execute the notebook top to bottom (skipping flagged cells); fail on the first cell error, then on drift."
+    for k, v in pets_data_env().items(): monkeypatch.setenv(k, v)     # ../shared/realpets/oxford, when it is there
+    ran = nbtest.nb_test_cells(nb, SKIP, FORCE)
+    uses_pets = _calls_get_pets(nb, ran)
+    if uses_pets and pets_source() is None:
+        pytest.skip(f'{nb.name} calls get_pets(), which has no photos here: no ../shared/realpets/oxford beside the '
+                    f'checkout, PETBOOK_DATA not set, no local copy, no network. Set PETBOOK_DATA=/path/to/pets/images.')
     fresh = []
     monkeypatch.setattr(nbtest, 'write_nb', lambda nb_, fn: fresh.append(nb_))   # `save=True` hands us the outputs
     ok, secs = nbtest.test_nb(nb, skip_flags=SKIP, force_flags=FORCE, basepath=cfg.config_path, showerr=True, save=True)
     print(f'{nb.name}: {secs:.1f}s')
     assert ok, f'{nb.name} failed: see the traceback above'
     if not DRIFT or not fresh: return
-    if _uses_realpets(nb) and not _realpets_here():
-        print(f'{nb.name}: drift check skipped: its committed outputs were made with ../shared/realpets, absent here')
+    if uses_pets and not _made_with_realpets():
+        print(f'{nb.name}: drift check skipped: get_pets() gave other photos ({pets_source()}) than the committed '
+              f'outputs were made with (the 370 Oxford-IIIT photos)')
         return
-    ran = {c.idx_ for c in nbtest.nb_test_cells(nb, SKIP, FORCE)}
-    bad = drift(read_nb(nb), fresh[0], ran)
+    bad = drift(read_nb(nb), fresh[0], {c.idx_ for c in ran})
     assert not bad, (f'{nb.name}: committed outputs are stale (the code now gives different outputs). Re-run the '
                      f'notebook (jupyter nbconvert --to notebook --execute --inplace nbs/{nb.name}; nbdev-clean '
                      f'--fname nbs/{nb.name}) and commit it:\n' + '\n'.join(bad))
@@ -153,3 +193,20 @@ def test_drift_check_catches_changes_and_ignores_noise():
                  ('slow()', []))
     bad = drift(committed, changed, test_ran)
     assert len(bad) == 3 and 'figures: committed 1, now 0' in bad[0] and 'accuracy' in bad[1] and 'photos' in bad[2], bad
+
+def test_get_pets_notebook_skips_without_photos(tmp_path, capfd, monkeypatch):
+    "A notebook calling `get_pets()` is skipped, saying why, when there are no photos and no network; others still run."
+    import json
+    def nb(name, *srcs):
+        p = tmp_path/name
+        p.write_text(json.dumps({'cells': [dict(cell_type='code', source=s, metadata={}, outputs=[], execution_count=None) for s in srcs],
+                                 'metadata': {'kernelspec': {'name': 'python3', 'language': 'python', 'display_name': 'Python 3'}},
+                                 'nbformat': 4, 'nbformat_minor': 5}))
+        return p
+    monkeypatch.setenv('PETBOOK_SHARED', str(tmp_path/'no-shared'))
+    monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'fastai'))
+    monkeypatch.delenv('PETBOOK_DATA', raising=False)
+    monkeypatch.setattr(sys.modules[__name__], '_reachable', lambda host, port: False)
+    with pytest.raises(pytest.skip.Exception, match='calls get_pets'):
+        test_notebook(nb('uses.ipynb', 'from petbook.data import get_pets', 'path = get_pets()'), capfd, monkeypatch)
+    test_notebook(nb('toy.ipynb', 'x = 1', 'print(x)'), capfd, monkeypatch)     # no get_pets(): it runs

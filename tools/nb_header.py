@@ -38,20 +38,27 @@ def badge_md(nb_name:str, repo:str=None, branch:str='main') -> str:
             f'[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://{blob})')
 
 def setup_src(repo:str=None) -> str:
-    "The first code cell: install petbook when missing, then report petbook's version and the GPU."
+    """The first code cell. On Colab or Kaggle (and only there) it pip-installs petbook from `repo` and nbdev (the one
+    development package the notebooks use: `show_doc` and the closing export cell) when either is missing, with the
+    runtime's own torch and torchvision held at their installed versions by a pip constraint, so pip can never
+    replace them (petbook's requirements, `torch>=2.1`, are already met there). Kaggle with the internet off gets the
+    setting to change. Everywhere it says which petbook and torch run and whether there is a GPU; elsewhere it
+    installs nothing, so running it again, or here, is harmless."""
     repo = repo or repo_url()
+    host = re.match(r'https?://([^/]+)', repo).group(1)
     return f'''#| code-fold: true
-#| code-summary: "Setup: installs petbook on Colab or Kaggle, checks for a GPU"
-{SETUP_MARK} installs petbook when it is missing (Colab, Kaggle) and says whether a GPU is present; elsewhere it only prints
-try: import petbook, torch
-except ModuleNotFoundError:
-    import subprocess, sys, importlib
-    print('Installing petbook from {repo} ...')
-    if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'git+{repo}']).returncode:
-        raise RuntimeError('Could not install petbook. Turn the internet on (Kaggle: Settings → Internet → On) and run this cell again.')
+#| code-summary: "Setup: on Colab or Kaggle, installs petbook; says whether there is a GPU"
+{SETUP_MARK} on Colab or Kaggle, installs petbook and nbdev (the runtime's torch is kept as it is); elsewhere it only prints
+import os, sys, socket, subprocess, tempfile, importlib, importlib.util as iu, importlib.metadata as im
+if ('google.colab' in sys.modules or 'KAGGLE_KERNEL_RUN_TYPE' in os.environ) and not (iu.find_spec('petbook') and iu.find_spec('nbdev')):
+    try: socket.create_connection(('{host}', 443), timeout=5).close()
+    except OSError: raise RuntimeError('No internet, so petbook cannot be installed. Kaggle: Settings → Internet → On, then run this cell again.') from None
+    with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f: f.writelines(f'{{p}}=={{im.version(p)}}\\n' for p in ('torch', 'torchvision') if iu.find_spec(p))
+    if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c', f.name, 'git+{repo}', 'nbdev']).returncode:
+        raise RuntimeError('pip could not install petbook: see its message above.')
     importlib.invalidate_caches()
-    import petbook, torch
-print(f'petbook {{petbook.__version__}};', f'GPU: {{torch.cuda.get_device_name(0)}}' if torch.cuda.is_available() else
+import torch, petbook
+print(f'petbook {{petbook.__version__}}, torch {{torch.__version__}};', f'GPU: {{torch.cuda.get_device_name(0)}}' if torch.cuda.is_available() else
       'no GPU, so training runs on the CPU (slow). Colab: Runtime → Change runtime type → GPU; Kaggle: Settings → Accelerator → GPU')'''
 
 def _lines(s): return s.splitlines(True)
