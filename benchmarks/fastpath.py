@@ -60,8 +60,8 @@ TOY_SIDE = 433   # a square with the pixel count of a 500x375 Pets photo
 
 def make_jpegs(dest:Path, n:int, seed:int=0) -> Path:
     "Write about `n` of petbook's toy photos (`make_toy_pets`, Pets names) at `TOY_SIDE` px, in parallel sub-folders."
-    per_part = 64   # photos per breed and sub-folder: 4 breeds, so 256 photos a part
-    parts = [dest/f'part{i}' for i in range(math.ceil(n/(4*per_part)))]
+    parts = [dest/f'part{i}' for i in range(math.ceil(n/256))]   # about 256 photos a part, one part per process
+    per_part = math.ceil(n/(4*len(parts)))   # photos per toy breed (4) in each part
     parallel(make_toy_pets, parts, n_per_breed=per_part, size=TOY_SIDE, seed=seed, n_workers=defaults.cpus, progress=False)
     return dest
 

@@ -437,7 +437,7 @@ def plot_learning_curve(
         ax.errorbar(g.n_train, g['mean %'], yerr=g['std %'].fillna(0), marker='o', capsize=3, label=f'{kind}, {px} px')
     ax.axhline(50, ls=':', color='0.5'); ax.text(s.n_train.max(), 51.5, 'chance (50%)', ha='right', color='0.4', fontsize=8)
     ax.axvline(50, ls='--', color='0.7'); ax.text(52, 2, '50 photos', color='0.4', fontsize=8)
-    ax.set(xscale='log', xlabel='training photos (half cats)', ylabel='validation error (%), 400 held-out photos', ylim=(0, 60))
+    ax.set(xscale='log', xlabel='training photos (half cats)', ylabel='validation error (%), fixed held-out photos', ylim=(0, 60))
     ax.legend(); ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
