@@ -1,4 +1,4 @@
-"""The book's recipe vs petbook's fast data path (`petbook.fastdata`), side by side in one process (issue 9).
+"""The book's recipe vs petbook's fast data path (`petbook.fastdata`), side by side in one process.
 
 Both fine-tune the same architecture on the same files with the same split; printed and written to
 `benchmarks/results/<machine>[-tag].json`: wall time per phase (data setup or decode, each epoch, total),
@@ -6,9 +6,9 @@ images/s, peak GPU memory (CUDA) and the final error rate. It also times the mod
 steps on random tensors already on the device, bf16 + channels_last on CUDA) and says how far the fast path's fit
 is from that limit.
 
-    # CPU, a small real set with an ImageNet-pretrained body (as run for the committed CPU result):
-    python benchmarks/fastpath.py --data ../shared/realpets/catsdogs --n 400 --size 160 --arch efficientnet_lite0 --pretrained
-    # a GPU machine without Pets: synthesise 7,400 Pets-sized (500x375) JPEGs first
+    # CPU, a folder of real Pets-named photos with an ImageNet-pretrained body (as run for the committed CPU result):
+    python benchmarks/fastpath.py --data DIR --size 160 --arch efficientnet_lite0 --pretrained --data-name "2,000 Kaggle photos"
+    # a GPU machine without Pets: synthesise 7,400 JPEGs of a Pets photo's pixel count first (petbook's toy drawings)
     python benchmarks/fastpath.py --make-jpegs 7400 --size 224 --epochs 1 --arch resnet34
     # the Colab case: pinned to 3 cores, 2 loader workers
     taskset -c 0-2 python benchmarks/fastpath.py --make-jpegs 7400 --workers 2 --tag 3cores
@@ -23,12 +23,12 @@ warnings.filterwarnings('ignore', category=FutureWarning)
 
 import numpy as np, torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
 from fastcore.parallel import parallel
-from fastai.vision.all import (ImageDataLoaders, Resize, vision_learner, error_rate, Callback, defaults, set_seed,
-                               get_image_files, default_device)
+from fastai.vision.all import ImageDataLoaders, Resize, vision_learner, error_rate, Callback, defaults, set_seed, default_device
 import fastai, torchvision
+from petbook.data import make_toy_pets
 from petbook.labels import is_cat
+from petbook.dataloaders import pets_files
 from petbook.learner import pets_learner
 from petbook.fastdata import pets_dls_fast, speed_up, cached_images
 
@@ -37,9 +37,9 @@ def machine() -> dict:
     "What this ran on: CPU model, cores (all and usable), memory, GPU, library versions."
     cpu = platform.processor() or 'unknown CPU'
     try: cpu = re.search(r'model name\s*:\s*(.*)', Path('/proc/cpuinfo').read_text())[1].strip()
-    except Exception: pass
+    except (OSError, TypeError): pass   # no /proc (not Linux), or no model name in it
     try: mem = os.sysconf('SC_PAGE_SIZE')*os.sysconf('SC_PHYS_PAGES')/2**30
-    except Exception: mem = None
+    except (OSError, ValueError): mem = None
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return dict(cpu=cpu, cores=os.cpu_count(), usable_cores=len(os.sched_getaffinity(0)), mem_gib=mem and round(mem, 1),
                 gpu=gpu, gpu_mem_gib=round(torch.cuda.get_device_properties(0).total_memory/2**30, 1) if gpu else None,
@@ -55,27 +55,14 @@ def machine_name(m:dict, tag:str=None) -> str:
     return name + (f'-{slug(tag)}' if tag else '')
 
 
-def _one_jpeg(i:int, dest:Path, seed:int=0):
-    "One synthetic 500x375 photo: a cat (disc or ring) or a dog (square or cross) on a noisy background."
-    rng = np.random.default_rng(seed*1_000_003 + i)
-    cat = i % 2 == 0
-    bg = rng.integers(60, 200, 3)
-    arr = np.clip(bg + rng.normal(0, 25, (375, 500, 3)), 0, 255).astype(np.uint8)
-    im = Image.fromarray(arr); dr = ImageDraw.Draw(im)
-    r = int(375*rng.uniform(.2, .3)); cx, cy = rng.integers(r, 500-r), rng.integers(r, 375-r)
-    col, box, w = tuple(int(c) for c in 255-bg), (cx-r, cy-r, cx+r, cy+r), max(2, r//3)
-    shape = ('disc', 'ring')[i//2 % 2] if cat else ('square', 'cross')[i//2 % 2]
-    if shape == 'disc': dr.ellipse(box, fill=col)
-    elif shape == 'ring': dr.ellipse(box, outline=col, width=w)
-    elif shape == 'square': dr.rectangle(box, fill=col)
-    else: dr.rectangle((cx-r, cy-w//2, cx+r, cy+w//2), fill=col); dr.rectangle((cx-w//2, cy-r, cx+w//2, cy+r), fill=col)
-    im.save(dest/(f'Cat_{i}.jpg' if cat else f'dog_{i}.jpg'), quality=90)
+TOY_SIDE = 433   # a square with the pixel count of a 500x375 Pets photo
 
 
 def make_jpegs(dest:Path, n:int, seed:int=0) -> Path:
-    "Write `n` Pets-sized JPEGs named with the Pets convention (capital first letter: cat) into `dest`."
-    dest.mkdir(parents=True, exist_ok=True)
-    parallel(_one_jpeg, range(n), dest=dest, seed=seed, n_workers=defaults.cpus, chunksize=64, progress=False)
+    "Write about `n` of petbook's toy photos (`make_toy_pets`, Pets names) at `TOY_SIDE` px, in parallel sub-folders."
+    parts = [dest/f'part{i}' for i in range(math.ceil(n/256))]   # about 256 photos a part, one part per process
+    per_part = math.ceil(n/(4*len(parts)))   # photos per toy breed (4) in each part
+    parallel(make_toy_pets, parts, n_per_breed=per_part, size=TOY_SIDE, seed=seed, n_workers=defaults.cpus, progress=False)
     return dest
 
 
@@ -86,6 +73,7 @@ def _sync():
 
 class PhaseTimer(Callback):
     "Wall time of each epoch (training and validation), with the GPU synchronised at the edges."
+    # fastai's `Recorder` logs an epoch's time only as 'mm:ss' text and doesn't wait for the GPU: hence this timer
     order = 100
     def __init__(self): self.epochs = []
     def before_epoch(self): _sync(); self.t0 = time.perf_counter()
@@ -134,7 +122,7 @@ def run(kind:str, files:list, path:Path, a) -> dict:
     if torch.cuda.is_available(): torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
     set_seed(42)
     t0 = time.perf_counter()
-    if kind == 'stock':   # the book's recipe (files sorted, as pets_dls does, so both split the same list)
+    if kind == 'stock':   # the book's recipe on the same sorted list `pets_dls` splits
         dls = ImageDataLoaders.from_name_func(path, files, valid_pct=0.2, seed=42, label_func=is_cat,
                                               item_tfms=Resize(a.size), bs=a.bs, num_workers=a.workers)
     else:
@@ -173,7 +161,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument('--data', type=Path, help='folder of Pets-named JPEGs')
-    g.add_argument('--make-jpegs', type=int, metavar='N', help='synthesise N Pets-sized (500x375) JPEGs in a temp folder')
+    g.add_argument('--make-jpegs', type=int, metavar='N', help="synthesise about N of petbook's toy JPEGs (a Pets photo's pixel count) in a temp folder")
+    p.add_argument('--data-name', default=None, help='how the results describe --data (default: the number of photos and the folder name)')
     p.add_argument('--n', type=int, default=None, help='use a random sample of N files (seed 0)')
     p.add_argument('--size', type=int, default=224); p.add_argument('--bs', type=int, default=64)
     p.add_argument('--epochs', type=int, default=1, help='fine_tune(EPOCHS): one frozen epoch more')
@@ -195,10 +184,11 @@ def main(argv=None):
     t = time.perf_counter()
     path = make_jpegs(tmp/'images', a.make_jpegs) if a.make_jpegs else a.data
     made_s = round(time.perf_counter() - t, 2) if a.make_jpegs else None
-    files = sorted(get_image_files(path))
+    files = pets_files(path, verbose=False)[0]   # petbook's one walk: readable photos with Pets names, sorted
     if a.n: files = sorted(random.Random(0).sample(files, min(a.n, len(files))))
     m = machine()
-    print(f"{len(files)} files from {path} at {a.size}px, {a.arch}, bs {a.bs}, fine_tune({a.epochs}); "
+    name = a.data_name or (f'{len(files)} photos in {path.name}/' if a.data else f'{len(files)} toy JPEGs, {TOY_SIDE} px (made in {made_s}s)')
+    print(f"{len(files)} files ({name}) at {a.size}px, {a.arch}, bs {a.bs}, fine_tune({a.epochs}); "
           f"{m['gpu'] or 'no GPU'}; {m['cpu']}, {m['usable_cores']} usable cores", flush=True)
     runs = {k: run(k, files, path, a) for k in a.order.split(',')}
     # reusing the decoded set across runs: write it once, read it back
@@ -209,8 +199,8 @@ def main(argv=None):
     r = time.perf_counter() - t
     print(f'cache: decode+write {w:.2f}s, read back {r:.2f}s ({len(files)*3*a.size*a.size/2**20:.0f} MiB)')
     same = len({tuple(v.pop('valid_items')) for v in runs.values()}) == 1
-    res = dict(machine=m, args={k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
-               data=str(path) if a.data else f'{a.make_jpegs} synthetic 500x375 JPEGs (made in {made_s}s)',
+    res = dict(machine=m, args={k: (name if k == 'data' else str(v)) if isinstance(v, Path) else v for k, v in vars(a).items()},
+               data=name,
                n_files=len(files), same_valid_items=same, runs=runs,
                cache=dict(decode_and_write_s=round(w, 3), read_s=round(r, 3)),
                load_avg_1min_at_end=round(os.getloadavg()[0], 2), date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))

@@ -8,52 +8,98 @@ Docs: https://petbook-dev.github.io/petbook/dataloaders.html.md"""
 __all__ = ['PetImage', 'pets_files', 'pets_dls']
 
 # %% ../nbs/02_dataloaders.ipynb #9b3faa4f
-import io
+import io, struct
+from numbers import Integral
 from pathlib import Path
-from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, RandomSplitter, Resize, ImageDataLoaders,
-                               get_image_files, defaults, PILImage)
+from PIL import Image
+from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, RandomSplitter, Resize, defaults, PILImage
 from .data import *
 from .labels import *
 
 # %% ../nbs/02_dataloaders.ipynb #2bd54bcd
+_BAD_IMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error,   # what PIL raises for a broken or truncated file
+             Image.DecompressionBombError, Image.DecompressionBombWarning)   # ...and for one above its pixel limit
+
 class PetImage(PILImage):
     "A fastai `PILImage` opened with `open_rgb`: any photo `scan_images` accepts becomes 8-bit RGB."
     @classmethod
     def create(cls, fn, **kwargs):
+        "Open `fn` (a path, or an upload's bytes) with `open_rgb`; a broken file raises an `OSError` naming it."
         if isinstance(fn, bytes): return cls(open_rgb(io.BytesIO(fn)))    # an upload: same rules as a file
         if not isinstance(fn, (str, Path)): return super().create(fn, **kwargs)
         try: return cls(open_rgb(fn))
-        except Exception as e:
+        except _BAD_IMAGE as e:
             raise OSError(f'{fn}: {type(e).__name__}: {e}. If pets_dls checked it, it changed on disk since: '
                           f'run scan_images again and rebuild the DataLoaders') from e
 
 # %% ../nbs/02_dataloaders.ipynb #7b60a551
+def _left_out(skipped:list, n:int=5) -> str:
+    "The first `n` left-out files by name, with the reason, on one line."
+    s = '; '.join(f'{Path(p).name} ({why})' for p, why in skipped[:n])
+    return s + (f'; and {len(skipped)-n} more' if len(skipped) > n else '')
+
+def _label_name(k) -> str:
+    "How a label reads: 'cat'/'dog' for the book's `is_cat`, the breed itself otherwise."
+    return {True: 'cat', False: 'dog'}[k] if isinstance(k, bool) else str(k)
+
 def pets_files(
     path:str|Path, # Folder of images
     label:str='species', # 'species' or 'breed': decides which names are usable
     verbose:bool=True, # Print what was left out
     files:list=None, # Check only these files (default: all of `path`)
-):
-    "The usable image files in `path`, plus the scan and label report that say what was left out and why."
+) -> tuple: # (usable files sorted by path, [(file, why it was left out)], the `label_report`)
+    "The usable images of `path`, sorted by path, and what was left out and why: one `scan_images` walk, Pets names only."
     scan = scan_images(path, files=files)
     rep = label_report(scan.good, label)
     odd = set(rep.odd)
-    files = [f for f in scan.good if f not in odd]
-    if verbose and (scan.bad or rep.odd):
-        print(f'petbook: using {len(files)} of {len(scan.good)+len(scan.bad)} images; left out {len(scan.bad)} unreadable '
-              f'and {len(rep.odd)} with names off the Pets convention (see dls.skipped)')
-    if not files:
-        why = [f'  {Path(p).name}: {r}' for p, r in scan.bad[:5]] + [f'  {p.name}: name off the Pets convention' for p in rep.odd[:5]]
-        raise ValueError(f'No usable images in {path}: {len(scan.good)} readable, {len(scan.bad)} unreadable, '
-                         f'{len(rep.odd)} off the naming convention, {len(scan.skipped)} skipped.' + ''.join('\n'+w for w in why))
-    return files, scan, rep
+    usable = sorted(f for f in scan.good if f not in odd)
+    skipped = scan.bad + [(p, 'name off the Pets convention') for p in rep.odd]
+    if verbose and skipped: print(f'petbook: using {len(usable)} of {len(usable)+len(skipped)} images; left out {_left_out(skipped)}')
+    if not usable:
+        raise ValueError(f'No usable images in {path}: {len(scan.bad)} unreadable, {len(rep.odd)} named off the Pets '
+                         f'convention, {len(scan.skipped)} not images' + (f': {_left_out(skipped)}' if skipped else ''))
+    if len(rep.counts) < 2:
+        only = ', '.join(f'{_label_name(k)}: {v}' for k, v in rep.counts.items())
+        raise ValueError(f'Only one class in {path} ({only} images): a classifier needs at least two; add images of another {label}')
+    return usable, skipped, rep
 
 # %% ../nbs/02_dataloaders.ipynb #6c82a86b
+def _check_sizes(bs, size):
+    "A one-line `ValueError` unless the batch size and the image side are whole numbers of at least 1."
+    for name, v in (('bs', bs), ('size', size)):
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
+            raise ValueError(f'{name} must be a whole number of at least 1, not {v!r}')
+
+def _fit_bs(bs:int, n_train:int) -> int:
+    "`bs`, lowered to the training set when that is smaller than one batch; refused below 2 training images."
+    if n_train < 2:
+        raise ValueError(f'Only {n_train} training image(s) after holding out the validation set: training needs at '
+                         f'least 2 (a batch of one breaks BatchNorm). Add images or lower valid_pct')
+    if n_train >= bs: return bs
+    print(f'petbook: the training set has {n_train} images, fewer than bs={bs}: training with bs={n_train}')
+    return n_train
+
+def _pets_datasets(
+    files:list, # The usable files (`pets_files`)
+    label:str='species', size:int=224, valid_pct:float=0.2, seed:int=42, batch_tfms=None, # As in `pets_dls`
+    splitter=None, # Another split (default: the book's `RandomSplitter(valid_pct, seed)`)
+) -> tuple: # (fastai `Datasets`, the `DataBlock` whose transforms the loaders use)
+    "petbook's one `DataBlock`: the book's split, labels and `Resize`, over `files`."
+    block = DataBlock(blocks=(ImageBlock(PetImage), CategoryBlock), splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=seed),
+                      get_y=label_func(label), item_tfms=Resize(size), batch_tfms=batch_tfms)
+    return block.datasets(files), block
+
+def _pets_loaders(dsets, block, path, bs:int, device=None, num_workers:int=None, **kwargs):
+    "`dsets` as fastai `DataLoaders` with `block`'s transforms; `kwargs` (e.g. `dl_type`) go to `Datasets.dataloaders`."
+    return dsets.dataloaders(path=path, bs=_fit_bs(bs, len(dsets.train)), device=device, after_item=block.item_tfms,
+                             after_batch=block.batch_tfms, num_workers=defaults.cpus if num_workers is None else num_workers, **kwargs)
+
+# %% ../nbs/02_dataloaders.ipynb #c3e2f5a3
 def pets_dls(
     path:str|Path=None, # Folder of Pets-named images (default: `get_pets()`)
     label:str='species', # 'species' (the book's `is_cat`) or 'breed' (37 classes)
     size:int=224, # Images are resized to `size`×`size` (the book's `Resize(224)`)
-    bs:int=64, # Batch size
+    bs:int=64, # Batch size (lowered, with a note, when the training set is smaller)
     valid_pct:float=0.2, # Share of images held out for validation
     seed:int=42, # Seed of the random split: the same seed holds out the same images
     num_workers:int=None, # Loader processes (default: fastai's, the number of CPUs)
@@ -63,12 +109,10 @@ def pets_dls(
     verbose:bool=True, # Print what was left out
 ):
     "The book's DataLoaders (`valid_pct=0.2, seed=42, Resize(224)`) for species or breed, after checking the files."
+    _check_sizes(bs, size)
     path = Path(path) if path is not None else get_pets()
-    usable, scan, rep = pets_files(path, label, verbose, files)
-    block = DataBlock(blocks=(ImageBlock(PetImage), CategoryBlock), get_items=lambda _: usable,
-                      splitter=RandomSplitter(valid_pct=valid_pct, seed=seed), get_y=label_func(label),
-                      item_tfms=Resize(size), batch_tfms=batch_tfms)
-    dls = block.dataloaders(path, bs=bs, num_workers=defaults.cpus if num_workers is None else num_workers, device=device)
-    dls.skipped = scan.bad + [(p, 'name off the Pets convention') for p in rep.odd]   # what was left out, and why
-    dls.label_report, dls.label = rep, label
+    usable, skipped, rep = pets_files(path, label, verbose, files)
+    dsets, block = _pets_datasets(usable, label, size, valid_pct, seed, batch_tfms)
+    dls = _pets_loaders(dsets, block, path, bs, device, num_workers)
+    dls.skipped, dls.label_report, dls.label = skipped, rep, label   # what was left out, and why
     return dls
