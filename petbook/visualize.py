@@ -252,7 +252,7 @@ def _dl_images(dl, idxs) -> torch.Tensor:
     b = to_device(dl.do_batch([dl.do_item(int(i)) for i in idxs]), dl.device)
     return dl.after_batch(b)[0]
 
-# %% ../nbs/05_visualize.ipynb #8dddd02e
+# %% ../nbs/05_visualize.ipynb #0f9c670e
 class _DeconvReLU(torch.autograd.Function):
     "Forward: the activation's own output. Backward: ReLU of the signal coming back, ignoring the forward input."
     @staticmethod
@@ -272,9 +272,8 @@ _RULE_ACTS = (nn.ReLU, nn.ReLU6)  # activations whose backward pass the deconvne
 def _rule_hook(rule):
     "A forward hook that routes the activation's backward pass through the rule."
     if rule == 'deconvnet': return lambda m, i, o: _DeconvReLU.apply(i[0], o)
-    def f(m, i, o):
-        hi = 6. if isinstance(m, nn.ReLU6) else float('inf')
-        return _GuidedReLU.apply(i[0], o, ((i[0] > 0) & (i[0] < hi)).to(o.dtype))
+    def f(m, i, o):   # gate where the unit was on; ReLU6's cap is ignored, as the deconvnet rule ignores it
+        return _GuidedReLU.apply(i[0], o, (i[0] > 0).to(o.dtype))
     return f
 
 @contextlib.contextmanager
@@ -575,7 +574,7 @@ class FeatureEvolution(Callback):
             for c, d in zip(self.channels[l], top_patches(self.model, self.dl_, t, self.channels[l])):
                 self.records[(l, c, e)] = dict(value=d['value'][0], image=int(t.image[c, 0]), patch=d['patches'][0], deconv=d['projections'][0])
 
-# %% ../nbs/05_visualize.ipynb #a939ddf1
+# %% ../nbs/05_visualize.ipynb #acb711d0
 @patch
 def show(self:FeatureEvolution,
          what:str='deconv', # 'deconv' (the projection, as in the paper) or 'patch' (the image patch)
@@ -584,16 +583,16 @@ def show(self:FeatureEvolution,
     epochs = sorted({e for _, _, e in self.records})
     rows = [(l, c) for l in self.channels for c in self.channels[l]]
     fig, axs = plt.subplots(len(rows), len(epochs), figsize=(1.3*len(epochs)+1, 1.2*len(rows)+0.4), squeeze=False)
-    for (l, c), ax_row in zip(rows, axs):
-        for e, ax in zip(epochs, ax_row):
+    for i, ((l, c), ax_row) in enumerate(zip(rows, axs)):
+        for j, (e, ax) in enumerate(zip(epochs, ax_row)):
             ax.imshow(self.records[(l, c, e)][what].permute(1, 2, 0).cpu()); ax.set_xticks([]); ax.set_yticks([])
-            if ax_row is axs[0]: ax.set_title('before training' if e == 0 else f'after epoch {e}', fontsize=8)
-            if ax is ax_row[0]: ax.set_ylabel(f'{l}\nmap {c}', fontsize=7)
+            if i == 0: ax.set_title('before training' if e == 0 else f'after epoch {e}', fontsize=8)
+            if j == 0: ax.set_ylabel(f'{l}\nmap {c}', fontsize=7)
     fig.suptitle('Feature evolution: ' + ('projections' if what == 'deconv' else 'patches') + ' of the strongest unit', fontsize=9)
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_visualize.ipynb #d46bef9e
+# %% ../nbs/05_visualize.ipynb #f3f3e3b2
 def save_zf_figures(
     learn, # A fastai vision Learner
     files:list, # Image files to search and occlude (labelled as in `learn.dls`)
@@ -631,7 +630,7 @@ def save_zf_figures(
 
 def _numbers_table(numbers:dict) -> str:
     "The per-layer numbers as a small text table."
-    rows = [f"{'layer':8} {'field px':>8} {'maps firing':>11} {'all 9 tied':>10} {'contrast':>8} {'inside field':>12} {'sameness':>8} {'guided sameness':>15}"]
+    rows = [f"{'layer':8} {'field px':>8} {'maps firing':>11} {'all tied':>10} {'contrast':>8} {'inside field':>12} {'sameness':>8} {'guided sameness':>15}"]
     nan = float('nan')
     for l, d in numbers.items():
         rows.append(f"{l:8} {d['field']:>8} {d['firing']:>11} {d['all_tied']:>10} {d.get('contrast', nan):>8.2f} {d.get('inside_min', nan):>12.2f} "
