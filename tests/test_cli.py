@@ -153,7 +153,7 @@ def test_distributed_two_cpu_processes(toy, tmp_path, launcher):
         assert set(e0) | set(e1) == train_items and len(e0) == len(e1) == len(train_items)//2
 
 def test_fast_refused_when_distributed(toy, tmp_path):
-    "`train --fast` keeps the decoded set in one process: under torchrun it exits 1 with the remedy, and writes nothing."
+    "`train --fast` keeps the decoded set in one process: under torchrun it exits 2 (usage) with the remedy, and writes nothing."
     r = run(['train', '--data', toy, '--out', tmp_path/'f.safetensors', '--fast', *TINY], prefix=TORCHRUN)
     assert r.returncode != 0
     assert r.stderr.count('petbook train: error: --fast trains in one process') == 2   # each rank says why (torchrun adds its own report)
