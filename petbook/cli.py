@@ -7,7 +7,7 @@ Docs: https://petbook-dev.github.io/petbook/cli.html.md"""
 # %% auto #0
 __all__ = ['train', 'predict', 'visualize', 'demo', 'main']
 
-# %% ../nbs/07_cli.ipynb #140accd1
+# %% ../nbs/07_cli.ipynb #b32e74e0
 import os, sys, io, csv, math, time, base64, html, inspect, random, argparse, platform, tempfile
 from json import dumps
 from contextlib import redirect_stdout, contextmanager, nullcontext
@@ -31,7 +31,7 @@ from .finetune import *
 from .visualize import *
 from .fastdata import pets_dls_fast, speed_up, DeviceDL
 
-# %% ../nbs/07_cli.ipynb #4242aa70
+# %% ../nbs/07_cli.ipynb #57a059b8
 def _device(
     device:str=None, # 'cpu', 'cuda', 'cuda:1', 'mps', or None for this machine's accelerator
 ) -> str: # The device to use
@@ -43,13 +43,13 @@ def _device(
         raise CliError(f'--device {device}: no {kind} device here (use --device cpu)')
     return device
 
-# %% ../nbs/07_cli.ipynb #ce840ecd
+# %% ../nbs/07_cli.ipynb #697f3da8
 def _at_least(low=1, **opts):
     "`CliError` naming the first option in `opts` below `low` (None means: not given)."
     for k, v in opts.items():
         if v is not None and v < low: raise CliError(f'--{k.replace("_", "-")} must be at least {low}, not {v}')
 
-# %% ../nbs/07_cli.ipynb #fe15304b
+# %% ../nbs/07_cli.ipynb #5196e3f0
 class _BadModel(ValueError):
     "A file that is not a usable petbook model (one-line message)."
 
@@ -77,7 +77,7 @@ def _save(learn, out:Path) -> Path:
         if os.path.exists(tmp): os.unlink(tmp)
     return out
 
-# %% ../nbs/07_cli.ipynb #d2624a97
+# %% ../nbs/07_cli.ipynb #88ae7cd3
 def _pets_label_ok(
     f, # A file name or path
     label:str='species', # 'species' or 'breed'
@@ -115,7 +115,7 @@ def _say_left(left, cmd='train', n:int=50):
     for f, why in left[:n]: print(f'petbook {cmd}: left out {_shown(f)}: {why}', file=sys.stderr)
     if len(left) > n: print(f'petbook {cmd}: ... and {len(left)-n} more files left out', file=sys.stderr)
 
-# %% ../nbs/07_cli.ipynb #963a0fc9
+# %% ../nbs/07_cli.ipynb #ef0d266e
 class _Unusable(Exception):
     "Data that cannot give a model, or training that gave none (one-line message)."
 
@@ -126,19 +126,18 @@ def _checked_dls(path, files, label, size, bs, seed, num_workers, device, fast=F
                 pets_dls(path, num_workers=num_workers, verbose=False, **kw))
     except ValueError as e: raise _Unusable(' '.join(str(e).split())) from None
     n_train, n_valid, vocab = len(dls.train_ds), len(dls.valid_ds), [_label_name(v, label) for v in dls.vocab]
+    if n_valid < 1 or n_train < 2: raise _Unusable(f'{n_train + n_valid} photos: too few to train and validate on (use at least 5)')
     if len(vocab) < 2:
         raise _Unusable(f'only one class ({", ".join(vocab)}) among the {n_train} training photos: a model needs at least two '
                         f'(for species, cats and dogs)')
-    if n_valid < 1: raise _Unusable(f'{n_train + n_valid} photos leave none for validation: use at least 5')
-    if missing := {str(dls.valid.dataset.vocab[int(y)]) for _, y in dls.valid_ds} - set(map(str, dls.vocab)):
-        raise _Unusable(f'classes with no training photo: {", ".join(sorted(missing))}')
-    if n_train < 2: raise _Unusable(f'{n_train} training photo: nothing to train on (use at least 5 photos)')
+    if missing := sorted({str(y) for y in map(label_func(label), dls.valid.items)} - set(map(str, dls.vocab))):
+        raise _Unusable(f'no training photo of {", ".join(missing)} (only in validation): add photos or choose another --seed')
     if n_train < dls.train.bs:
         say(f'petbook: {n_train} training photos, fewer than --bs {dls.train.bs}: batches of {n_train}')
         dls.train.bs = n_train
     return dls
 
-# %% ../nbs/07_cli.ipynb #0bdfe004
+# %% ../nbs/07_cli.ipynb #3a44f430
 def _label_name(
     v, # A label as the model has it: `True`/`False` (or 'True'/'False') for species, a breed name otherwise
     label:str='species', # 'species' or 'breed'
@@ -147,7 +146,7 @@ def _label_name(
     if label == 'species' and str(v) in ('True', 'False'): return 'cat' if str(v) == 'True' else 'dog'
     return str(v)
 
-# %% ../nbs/07_cli.ipynb #3c155e88
+# %% ../nbs/07_cli.ipynb #6886cfd5
 def _fit(
     data:Path, out:Path, arch:str='efficientnet_lite0', epochs:int=1, size:int=224, label:str='species', bs:int=64,
     device:str='cpu', max_images:int=None, num_workers:int=None, seed:int=42, fast:bool=False, say=print, ctx=None, **kwargs,
@@ -174,7 +173,7 @@ def _fit(
     if rank_distrib() == 0: say(f'petbook train: saved {_shown(_save(learn, out))}')
     return learn
 
-# %% ../nbs/07_cli.ipynb #bed15ca6
+# %% ../nbs/07_cli.ipynb #faab22ef
 @contextmanager
 def _gloo_broadcast():
     "While inside: `DistributedDL._broadcast` sends on the CPU under gloo (fastai's always uses CUDA, NCCL's need)."
@@ -186,7 +185,7 @@ def _gloo_broadcast():
     try: yield
     finally: DistributedDL._broadcast = orig
 
-# %% ../nbs/07_cli.ipynb #c9966e6f
+# %% ../nbs/07_cli.ipynb #962d32b4
 def train(
     data:Annotated[Path, {'opt':True, 'required':True}], # Folder of Pets-named images (or its parent holding `images/`)
     out:Annotated[Path, {'opt':True, 'required':True}], # New file, or a petbook model to replace (weights only, `.safetensors`)
@@ -214,7 +213,7 @@ def train(
     distrib_barrier()
     return learn
 
-# %% ../nbs/07_cli.ipynb #db98ca97
+# %% ../nbs/07_cli.ipynb #3258ee09
 _SIZE_MAX = 1024   # largest image size a model file may ask for, in pixels
 
 def _check_header(path, meta:dict):
@@ -251,7 +250,7 @@ def _load(
         with redirect_stdout(sys.stderr): return load_model(path, device=device)
     except (SafetensorError, ValueError) as e: raise _BadModel(' '.join(str(e).split())[:300]) from None
 
-# %% ../nbs/07_cli.ipynb #d5264268
+# %% ../nbs/07_cli.ipynb #eb3eb02c
 def predict(
     model:Path, # A model saved by `petbook train`
     *images:Annotated[Path, {'nargs':'+'}], # Image files
@@ -269,7 +268,7 @@ def predict(
     if json: print(dumps(results, indent=1))
     return 0 if len(results) == len(images) else 1
 
-# %% ../nbs/07_cli.ipynb #d446c276
+# %% ../nbs/07_cli.ipynb #47ea4413
 def visualize(
     model:Path, # A model saved by `petbook train`
     data:Annotated[Path, {'opt':True, 'required':True}], # Folder of images to look at
@@ -290,7 +289,7 @@ def visualize(
     for p in pngs: print(_shown(p))
     return pngs
 
-# %% ../nbs/07_cli.ipynb #0c33e4cd
+# %% ../nbs/07_cli.ipynb #3050140b
 def _demo_data(data=None, download:bool=True, toy_dir=None) -> tuple:
     "(folder, a sentence saying what it is, is it synthetic): `data`, else `get_pets()`, else a synthetic toy set."
     if data is not None: return get_pets(data), f'the folder given ({data})', False
@@ -306,7 +305,7 @@ def _settings(device, size, max_images, epochs):
     return dict(size=size or (224 if gpu else 128), epochs=1 if epochs is None else epochs,
                 max_images=(max_images if max_images is not None else (None if gpu else 400)) or None)
 
-# %% ../nbs/07_cli.ipynb #7310ab61
+# %% ../nbs/07_cli.ipynb #e12dda00
 _CSS = ('body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}'
         'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}'
         'img{max-width:100%}.warn{background:#b00020;color:#fff;padding:1em;font-weight:bold;font-size:1.2em}'
@@ -334,7 +333,7 @@ def _page(title, sections, banner=None, meta='') -> str:
     parts += [f'<p class="meta">{html.escape(meta)}</p>'] + [f'<h2>{html.escape(h)}</h2>\n{body}' for h, body in sections]
     return '\n'.join(parts + ['</body></html>'])
 
-# %% ../nbs/07_cli.ipynb #8719e191
+# %% ../nbs/07_cli.ipynb #7518827d
 def _report_sections(learn, model:Path, source:str, label:str, figures:Path) -> list:
     "The demo report's (heading, HTML) sections for a trained `learn` saved at `model`."
     dls, rec, S = learn.dls, learn.recorder, []
@@ -363,7 +362,7 @@ def _report_sections(learn, model:Path, source:str, label:str, figures:Path) -> 
     S.append(('Inside the network (Zeiler & Fergus)', ''.join(_img(png=p, alt=Path(p).stem) for p in pngs)))
     return S
 
-# %% ../nbs/07_cli.ipynb #536a27b6
+# %% ../nbs/07_cli.ipynb #46b769bb
 def demo(
     out:Path=Path('petbook-demo'), # Folder for the report, the model and the figures (created)
     data:Path=None, # Folder of Pets-named images (default: Pets, else `$PETBOOK_DATA`, else a synthetic toy set)
@@ -399,7 +398,7 @@ def demo(
     print(f'petbook demo: wrote {_shown(report)} in {time.time()-t0:.0f} s')
     return report
 
-# %% ../nbs/07_cli.ipynb #b380ed2f
+# %% ../nbs/07_cli.ipynb #1b9c734b
 _COMMANDS = dict(train=train, predict=predict, visualize=visualize, demo=demo)
 
 def _parser() -> argparse.ArgumentParser:
@@ -426,7 +425,7 @@ def _call(f, args:dict, kwargs:dict):
             pos.append(args.pop(k))
     return f(*pos, **args, **kwargs)
 
-# %% ../nbs/07_cli.ipynb #05a2b1e3
+# %% ../nbs/07_cli.ipynb #ee5aae56
 def main(
     argv:list=None, # The arguments (default: `sys.argv[1:]`)
     **kwargs, # Passed to the command (from Python: e.g. `cbs` for `train` and `demo`)
@@ -442,5 +441,5 @@ def main(
         return next(c for t, c in _EXIT if isinstance(e, t))
     return res if type(res) is int else 0
 
-# %% ../nbs/07_cli.ipynb #df2f569a
+# %% ../nbs/07_cli.ipynb #a8a75311
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())
