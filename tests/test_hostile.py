@@ -18,9 +18,9 @@ def test_hostile_suite(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     print(r.stdout.splitlines()[-1])
     fresh = json.loads(out.read_text())
-    bad = [c for c in fresh['cases'] if c['outcome'] != 'clean']
-    assert (fresh['crashed'], fresh['wrong'], fresh['lost']) == (0, 0, 0), '\n'.join(f"{c['outcome']}: [{c['kind']}] {c['name']}: {c['detail']}" for c in bad)
     assert fresh['kinds'] == len(fresh['cases']) == sum(fresh[o] for o in ('clean', 'crashed', 'wrong', 'lost'))
     committed = json.loads((ROOT/'nbs'/'results'/'hostile.json').read_text())
+    assert [c['name'] for c in committed['cases']] == [c['name'] for c in fresh['cases']], 'refresh nbs/results/hostile.json'
     assert {k: committed[k] for k in COUNTS} == {k: fresh[k] for k in COUNTS}, 'refresh nbs/results/hostile.json'
-    assert [c['name'] for c in committed['cases']] == [c['name'] for c in fresh['cases']]
+    bad = [c for c in fresh['cases'] if c['outcome'] != 'clean']
+    assert (fresh['crashed'], fresh['wrong'], fresh['lost']) == (0, 0, 0), '\n'.join(f"{c['outcome']}: [{c['kind']}] {c['name']}: {c['detail']}" for c in bad)
