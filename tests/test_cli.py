@@ -6,17 +6,46 @@ two CPU processes (gloo) under `torchrun` and under `accelerate launch`, each wi
 writing the model; `--fast` (one process) refused under a launcher.
 
 `CLI` is the command prefix: the `petbook` console script when it is installed, else `python -m petbook.cli`.
+The distributed tests launch THIS file (`python tests/test_cli.py SHARDS_DIR train ...`): its `__main__` runs
+`petbook.cli.main` with a `ShardLog` callback passed in, which records each rank's items; hostile inputs are in
+`hostile.py` / `test_hostile.py`.
 """
 import os, sys, re, json, shutil, subprocess
 from pathlib import Path
 import pytest
+from fastai.callback.core import Callback
+from fastai.distributed import DistributedTrainer
+from fastai.torch_core import rank_distrib, num_distrib
 from petbook.data import make_toy_pets, get_pets, PetsNotFound
 
+class ShardLog(Callback):
+    "Record, for each training epoch, the items this process was given (its shard of the data)."
+    order = DistributedTrainer.order + 1   # after `DistributedTrainer` has wrapped the loader
+    def __init__(self): self.epochs = []
+    def before_train(self):
+        dl, shard = self.learn.dl, []
+        self.epochs.append(shard)
+        if getattr(dl, '_shard_log', None) is not None: dl._shard_log = shard; return
+        get_idxs = dl.get_idxs
+        def logged():
+            idxs = get_idxs()
+            dl._shard_log.extend(str(dl.dataset.items[i]) for i in idxs)
+            return idxs
+        dl.get_idxs, dl._shard_log = logged, shard
+
+    def dump(self, folder):
+        "Write `rank<N>.json` into `folder`: rank, world size, and the items of each epoch."
+        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+        (folder/f'rank{rank_distrib()}.json').write_text(
+            json.dumps(dict(rank=rank_distrib(), world_size=max(num_distrib(), 1), epochs=self.epochs)))
+
 CLI = ['petbook'] if shutil.which('petbook') else [sys.executable, '-m', 'petbook.cli']
+HERE = Path(__file__).resolve()
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'petbook.cli']
+TORCHRUN_LOGGED = TORCHRUN[:-2] + [str(HERE)]   # this file's __main__: `main` with a ShardLog
 # accelerate's flag for several processes is `--multi_gpu`, also on CPUs (`--cpu` alone runs one process)
 ACCELERATE = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
-              '--mixed_precision', 'no', '--dynamo_backend', 'no', '-m', 'petbook.cli']
+              '--mixed_precision', 'no', '--dynamo_backend', 'no', str(HERE)]
 TINY = ['--size', '32', '--bs', '4', '--num-workers', '0', '--device', 'cpu']   # 32 px, CPU: seconds, not minutes
 SECTIONS = ['Data', 'Label counts', 'Training', 'Confusion matrix', 'Top losses', 'One prediction', 'Inside the network']
 
@@ -46,7 +75,8 @@ def test_train_predict_visualize(toy, tmp_path):
 
     bad = tmp_path/'Toycat_Disc_99.jpg'; bad.write_bytes(b'this is not a jpeg')
     good = sorted(toy.glob('*.jpg'))[:2]
-    r = ok(run(['predict', model, good[0], bad, good[1], '--json', '--device', 'cpu']))
+    r = run(['predict', model, good[0], bad, good[1], '--json', '--device', 'cpu'])
+    assert r.returncode == 1, 'some inputs skipped: exit status 1'
     preds = json.loads(r.stdout)
     assert [p['image'] for p in preds] == [str(good[0]), str(good[1])]
     assert all(0 <= p['probability'] <= 1 and p['label'] for p in preds)
@@ -63,7 +93,7 @@ def test_train_predict_visualize(toy, tmp_path):
 def test_demo_report(tmp_path, monkeypatch):
     "demo with no data anywhere falls back to a labelled synthetic set and writes one self-contained report."
     monkeypatch.delenv('PETBOOK_DATA', raising=False)
-    env = {'PETBOOK_SHARED': str(tmp_path/'no-shared'), 'PETBOOK_DATA': ''}   # no real sample beside the checkout
+    env = {'PETBOOK_DATA': '', 'FASTAI_HOME': str(tmp_path/'fastai')}   # no Pets anywhere
     try: get_pets(download=False); synthetic = False
     except PetsNotFound: synthetic = True
     out = tmp_path/'demo'
@@ -86,9 +116,9 @@ def test_usage_errors_exit_2(tmp_path):
 
 def test_help_pages():
     "Every sub-command has a --help (checked in-process: it is the same parser the command uses)."
-    from petbook.cli import petbook_parser, COMMANDS
-    p = petbook_parser()
-    for name in COMMANDS:
+    from petbook.cli import _parser, _COMMANDS
+    p = _parser()
+    for name in _COMMANDS:
         with pytest.raises(SystemExit) as e: p.parse_args([name, '--help'])
         assert e.value.code == 0
     with pytest.raises(SystemExit) as e: p.parse_args([])
@@ -109,9 +139,9 @@ def test_distributed_two_cpu_processes(toy, tmp_path, launcher):
     "torchrun or accelerate launch, 2 CPU processes (gloo): each rank trains on a disjoint shard, together the training set; rank 0 saves."
     from petbook.dataloaders import pets_dls
     shards, out = tmp_path/'shards', tmp_path/'ddp'
-    prefix = TORCHRUN if launcher == 'torchrun' else ACCELERATE
-    r = ok(run(['train', '--data', toy, '--out', out/'ddp.safetensors', '--epochs', '1', *TINY],
-               env={'PETBOOK_SHARD_LOG': str(shards), 'HF_HOME': str(tmp_path/'hf')}, prefix=prefix))
+    prefix = TORCHRUN_LOGGED if launcher == 'torchrun' else ACCELERATE
+    r = ok(run([shards, 'train', '--data', toy, '--out', out/'ddp.safetensors', '--epochs', '1', *TINY],
+               env={'HF_HOME': str(tmp_path/'hf')}, prefix=prefix))
     assert '2 processes' in r.stdout
     assert sorted(p.name for p in out.iterdir()) == ['ddp.safetensors'], 'one model file, written once'
     logs = [json.loads((shards/f'rank{i}.json').read_text()) for i in (0, 1)]
@@ -123,8 +153,15 @@ def test_distributed_two_cpu_processes(toy, tmp_path, launcher):
         assert set(e0) | set(e1) == train_items and len(e0) == len(e1) == len(train_items)//2
 
 def test_fast_refused_when_distributed(toy, tmp_path):
-    "`train --fast` keeps the decoded set in one process: under torchrun it exits 1 with the remedy, and writes nothing."
+    "`train --fast` keeps the decoded set in one process: under torchrun it exits 2 (usage) with the remedy, and writes nothing."
     r = run(['train', '--data', toy, '--out', tmp_path/'f.safetensors', '--fast', *TINY], prefix=TORCHRUN)
     assert r.returncode != 0
     assert r.stderr.count('petbook train: error: --fast trains in one process') == 2   # each rank says why (torchrun adds its own report)
     assert not (tmp_path/'f.safetensors').exists()
+
+if __name__ == '__main__':   # under a launcher: python tests/test_cli.py SHARDS_DIR COMMAND ARGS...
+    from petbook.cli import main
+    log = ShardLog()
+    code = main(sys.argv[2:], cbs=[log])
+    log.dump(sys.argv[1])
+    sys.exit(code)
