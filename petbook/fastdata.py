@@ -28,6 +28,7 @@ from fastai.vision.all import (Resize, TfmdDL, TensorImage, TensorCategory, Opti
 from .data import *
 from .labels import *
 from .dataloaders import *
+from .data import MIN_SIDE
 from .dataloaders import _BAD_IMAGE, _check_sizes, _pets_datasets, _pets_loaders, _left_out, _label_name
 
 # %% ../nbs/02a_fastdata.ipynb #ed24319c
