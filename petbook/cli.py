@@ -24,6 +24,7 @@ from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_se
 from fastai.distributed import DistributedDL
 from fastai.interpret import ClassificationInterpretation
 from .data import *
+from .data import check_image
 from .labels import *
 from .dataloaders import *
 from .learner import *
@@ -49,45 +50,13 @@ def _at_least(low=1, **opts):
     for k, v in opts.items():
         if v is not None and v < low: raise CliError(f'--{k.replace("_", "-")} must be at least {low}, not {v}')
 
-# %% ../nbs/07_cli.ipynb #5196e3f0
-class _BadModel(ValueError):
-    "A file that is not a usable petbook model (one-line message)."
-
-def _check_out(
-    out:Path, # Where the model will be written
-) -> Path:
-    "`out`, after checking it can take a model: not a folder, not an existing file other than a petbook model."
-    out = Path(out)
-    if out.is_dir(): raise FileExistsError(f'--out {out} is a folder: give a file name, e.g. {out/"pets.safetensors"}')
-    if out.exists() or out.is_symlink():
-        try: model_info(out)
-        except (SafetensorError, OSError, ValueError):
-            raise FileExistsError(f'--out {out} exists and is not a petbook model: not overwriting it (choose another name)') from None
-    up = next(p for p in out.absolute().parents if p.exists())
-    if not up.is_dir(): raise FileExistsError(f'--out {out}: {up} is a file, not a folder')
-    if not os.access(up, os.W_OK): raise FileExistsError(f'--out {out}: {up} is not writable')
-    return out
-
-def _save(learn, out:Path) -> Path:
-    "`save_model` into a temporary file beside `out`, then `os.replace`: `out` is never half-written."
-    out = _check_out(out); out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.part'); os.close(fd)
-    try: save_model(learn, tmp); os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
-    return out
-
 # %% ../nbs/07_cli.ipynb #88ae7cd3
 def _pets_label_ok(
     f, # A file name or path
     label:str='species', # 'species' or 'breed'
 ) -> bool:
-    "Does the name say its label by the Pets convention: a breed name (or a toy one), or, for species, Cat/dog spelt as the case rule reads it?"
-    m = PETS_NAME_RE.match(Path(f).name)
-    if m is None: return False
-    b = m['breed']
-    if b in CAT_BREEDS or b in DOG_BREEDS or b in TOY_BREEDS: return True
-    return label == 'species' and (b.lower() == 'cat') == b[0].isupper() and b.lower() in ('cat', 'dog')
+    "Does the name say its label by the Pets convention (`is_pets_name`)? For breeds, the species words Cat/dog don't."
+    return is_pets_name(f) and (label != 'breed' or breed_of(f).lower() not in ('cat', 'dog'))
 
 def _shown(p) -> str:
     "A file name on one line: as it is, or Python's `repr` when it holds a control character (newline, tab) or starts with a quote."
@@ -101,12 +70,11 @@ def _pets_files(
     seed:int=42, # Which ones
 ) -> tuple: # (files to use, [(file, why left out)])
     "The one folder walk (`scan_images`): each photo once, Pets-named ones only, a random subset; and what was left out, with why."
-    scan, seen, files = scan_images(path), set(), []
+    scan, files = scan_images(path), []
     left = list(scan.bad)
     for f in scan.good:
-        if (real := os.path.realpath(f)) in seen: left.append((f, 'a second name (link) for a photo already used'))
-        elif not _pets_label_ok(f, label): left.append((f, f'name off the Pets convention: its {label} is unknown'))
-        else: seen.add(real); files.append(f)
+        if _pets_label_ok(f, label): files.append(f)
+        else: left.append((f, f'name off the Pets convention: its {label} is unknown'))
     if max_images and len(files) > max_images: files = sorted(random.Random(seed).sample(files, max_images))
     return files, left
 
@@ -153,7 +121,7 @@ def _fit(
 ):
     "The steps of `train` and `demo`: check, walk the folder once, seed, `DataLoaders`, fine-tune (inside `ctx(learn)`), check the training, save."
     _at_least(bs=bs, size=size, epochs=epochs); _at_least(0, max_images=max_images, num_workers=num_workers)
-    out = _check_out(out)
+    out = check_model_path(out)
     files, left = _pets_files(get_pets(data), label, max_images, seed)
     if rank_distrib() == 0: _say_left(left)
     set_seed(seed, reproducible=True); torch.use_deterministic_algorithms(True, warn_only=True)
@@ -170,7 +138,7 @@ def _fit(
     losses = [float(l) for l in rec.losses] + [float(x) for v in rec.values for x in v]
     if not rec.losses: raise _Unusable('no training batch ran: no model saved')
     if not all(map(math.isfinite, losses)): raise _Unusable('a loss is not finite (nan or inf): training failed, no model saved')
-    if rank_distrib() == 0: say(f'petbook train: saved {_shown(_save(learn, out))}')
+    if rank_distrib() == 0: say(f'petbook train: saved {_shown(save_model(learn, out))}')
     return learn
 
 # %% ../nbs/07_cli.ipynb #faab22ef
@@ -214,41 +182,17 @@ def train(
     return learn
 
 # %% ../nbs/07_cli.ipynb #3258ee09
-_SIZE_MAX = 1024   # largest image size a model file may ask for, in pixels
-
-def _check_header(path, meta:dict):
-    "`_BadModel` unless every value of `meta` (a `model_info` header) is one `load_model` can use."
-    vocab, n, size, norm = meta.get('vocab'), meta.get('n_out'), meta.get('size'), meta.get('normalize')
-    def bad(why): raise _BadModel(f'{path}: not a usable petbook model: {why}')
-    if meta.get('arch') not in ARCHS: bad(f"architecture {meta.get('arch')!r} is not one of {', '.join(ARCHS)}")
-    if not isinstance(vocab, list) or len(vocab) < 2: bad(f'its classes ({vocab!r:.60}) are not a list of at least two')
-    if n != len(vocab): bad(f'{len(vocab)} class names for {n!r:.20} outputs')
-    label = meta.get('label') or 'species'
-    if label not in LABELS: bad(f"label {label!r:.40} is not one of {', '.join(LABELS)}")
-    if label == 'species' and sorted(map(str, vocab)) != ['False', 'True']: bad(f'species classes {vocab!r:.60} are not cat and dog')
-    if label == 'breed' and not all(isinstance(v, str) and PETS_NAME_RE.match(f'{v}_1.jpg') for v in vocab):
-        bad(f'breed classes {vocab!r:.60} are not breed names')
-    if not (isinstance(size, list) and len(size) == 2 and all(type(s) is int and 1 <= s <= _SIZE_MAX for s in size)):
-        bad(f'image size {size!r:.40} is not two whole numbers from 1 to {_SIZE_MAX}')
-    if norm is not None and not (isinstance(norm, list) and len(norm) == 2 and all(
-            isinstance(s, list) and len(s) == 3 and all(type(x) in (int, float) and math.isfinite(x) for x in s) for s in norm)
-            and all(x > 0 for x in norm[1])):
-        bad(f'normalisation {norm!r:.60} is not (mean, std) of 3 channels with std > 0')
-
 def _load(
     path:Path, # A file written by `save_model`
     device:str, # Where the model runs
 ):
-    "`load_model(path)`, every bad file refused with a one-line `_BadModel`."
+    "`load_model(path)`, its messages on stderr; every bad file refused with a one-line `BadModelFile`."
     path = Path(path)
-    if not path.is_file(): raise _BadModel(f'{path}: ' + ('a folder' if path.is_dir() else 'no such file') + ', not a model file')
-    try: meta = model_info(path)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise _BadModel(f'{path}: not a petbook model file ({" ".join(str(e).split())[:150]})') from None
-    _check_header(path, meta)
+    if not path.exists(): raise BadModelFile(f'{_shown(path)}: no such file, not a model file')
     try:
         with redirect_stdout(sys.stderr): return load_model(path, device=device)
-    except (SafetensorError, ValueError) as e: raise _BadModel(' '.join(str(e).split())[:300]) from None
+    except (SafetensorError, ValueError) as e: raise BadModelFile(' '.join(str(e).split())[:300]) from None
+
 
 # %% ../nbs/07_cli.ipynb #eb3eb02c
 def predict(
@@ -413,7 +357,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 # the exit status of each expected failure, in order (first match wins); anything else is a bug: traceback
-_EXIT = ((_BadModel, 2), (CliError, 2), (FileExistsError, 2), (_Unusable, 1), (FileNotFoundError, 1),
+_EXIT = ((BadModelFile, 2), (CliError, 2), (FileExistsError, 2), (_Unusable, 1), (FileNotFoundError, 1),
          (NotADirectoryError, 1), (PretrainedWeightsUnavailable, 1))
 
 def _call(f, args:dict, kwargs:dict):

@@ -142,6 +142,9 @@ def check_model_path(
         try: model_info(p)
         except (BadModelFile, OSError):
             raise FileExistsError(f'{_name(p)} exists and is not a petbook model file: not overwriting it (choose another name)') from None
+    up = next(q for q in p.absolute().parents if q.exists())
+    if not up.is_dir(): raise FileExistsError(f'{_name(p)}: {_name(up)} is a file, not a folder')
+    if not os.access(up, os.W_OK): raise FileExistsError(f'{_name(p)}: {_name(up)} is not writable')
     return p
 
 # %% ../nbs/04_finetune.ipynb #da8bbee5

@@ -207,7 +207,7 @@ def train_ok_or_refused(r, model, n_expected=None):
     "Either trains a usable model (exit 0, finite losses, model written) or refuses without writing one."
     if (c := r.crash()): return 'crashed', c
     if r.rc == 0:
-        if 'nan' in r.out.lower(): return 'wrong', 'exit 0, but a loss was nan (trained on nothing)'
+        if re.search(r'loss (nan|inf)', r.out.lower()): return 'wrong', 'exit 0, but a loss was nan (trained on nothing)'
         if not is_model(model): return 'wrong', 'exit 0, but no model file'
         if n_expected is not None and (t := totals(r)) and sum(t) != n_expected:
             return 'wrong', f'{sum(t)} images used, {n_expected} in the folder'
@@ -258,7 +258,7 @@ def _few_case(name, n_cat, n_dog, bs, cmd='train'):
                      '--device', 'cpu', '--max-images', '0'], d)
         if (c := r.crash()): return 'crashed', c
         if r.rc == 0:
-            if 'nan' in r.out.lower(): return 'wrong', 'exit 0, but a loss was nan'
+            if re.search(r'loss (nan|inf)', r.out.lower()): return 'wrong', 'exit 0, but a loss was nan'
             return ('clean', 'report written') if (d/'demo'/'report.html').exists() else ('wrong', 'exit 0, no report')
         if (d/'demo'/'model.safetensors').exists() and not trained(r): return 'wrong', 'refused, but a model was written'
         return 'clean', f'refused, exit {r.rc}: ' + _last_line(r.err)
