@@ -98,6 +98,10 @@ def _header_problem(meta) -> str|None:
     if lbl == 'species' and v != [False, True]: return f'a species model has the classes [false, true], not {_short(v)}'
     if lbl == 'breed' and not all(isinstance(c, str) and 0 < len(c) <= 100 and c.isprintable() for c in v):
         return f'a breed model has printable class names, not {_short(v)}'
+    if lbl == 'breed':
+        try: named = all(label_func('breed')(_pets_name(c, 'breed')) == c for c in v)
+        except ValueError: named = False     # `breed_of` refuses names off the Pets convention
+        if not named: return f'its classes are not Pets breed names: {_short(v)}'
     if len(set(map(str, v))) != len(v): return f'its vocab names a class twice: {_short(v)}'
     if type(n) is not int or n != len(v): return f"n_out {_short(n)} does not match the vocab's {len(v)} classes"
     s = meta['size']
