@@ -53,7 +53,8 @@ def pets_home(url:str=None) -> Path:
 
 def _kaggle_inputs(root=Path('/kaggle/input')):
     "Pets-like `images` folders attached as Kaggle datasets."
-    return [d for pat in ('*/images', '*/*/images', '*/*/*/images') for d in sorted(root.glob(pat)) if _images_dir(d)]
+    found = (_images_dir(d) for pat in ('*/images', '*/*/images', '*/*/*/images') for d in sorted(root.glob(pat)))
+    return list(dict.fromkeys(d for d in found if d))   # each folder once, in the order found
 
 # %% ../nbs/00_data.ipynb #ff08233a
 class PetsNotFound(FileNotFoundError):

@@ -235,15 +235,11 @@ def top_activations(
     return {l: TopUnits(n, rfs[n], *(t.transpose(0, 1).cpu() for t in best[l]), capped=capped[l]) for l, n in layers.items()}
 
 # %% ../nbs/05_visualize.ipynb #ee0f4b90
-try: from petbook.learner import normalizer as _normalizer
-except ImportError:
-    def _normalizer(dls):   # stand-in until petbook.learner provides `normalizer`; to be replaced by it
-        "The `Normalize` transform in `dls.after_batch`, or None."
-        return next((t for t in dls.after_batch.fs if isinstance(t, Normalize)), None)
+from .learner import normalizer
 
 def _for_display(dl, x:torch.Tensor) -> torch.Tensor:
     "Model inputs `x` back as images in [0, 1] for showing: fastai's `Normalize.decode`, then clamped."
-    norm = _normalizer(dl)
+    norm = normalizer(dl)
     return (norm.decode(x) if norm is not None else x).as_subclass(torch.Tensor).clamp(0, 1)
 
 # %% ../nbs/05_visualize.ipynb #bce3a8d3
