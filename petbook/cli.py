@@ -71,7 +71,7 @@ def _pets_files(
 ) -> tuple: # (files to use, [(file, why left out)])
     "The one folder walk (`scan_images`): each photo once, Pets-named ones only, a random subset; and what was left out, with why."
     scan, files = scan_images(path), []
-    left = list(scan.bad)
+    left = scan.bad + [(f, why) for f, why in scan.skipped if why.startswith('the same file')]   # second names too
     for f in scan.good:
         if _pets_label_ok(f, label): files.append(f)
         else: left.append((f, f'name off the Pets convention: its {label} is unknown'))

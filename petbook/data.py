@@ -289,7 +289,7 @@ def _probe(fn:Path):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return f'refused as a decompression bomb (PIL limit {Image.MAX_IMAGE_PIXELS:,} pixels): {e}', None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:   # what PIL raises for broken files
-        return f'unreadable: {type(e).__name__}: {e}', None
+        return f'unreadable: {type(e).__name__}: ' + str(e).replace(str(fn), fn.name), None   # PIL's message names the whole path
 
 def check_image(
     fn:str|Path, # An image file
