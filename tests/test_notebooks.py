@@ -62,7 +62,7 @@ def signature(outputs) -> dict:
     def add_text(t):
         for l in _text(t).splitlines():
             m = mask(l)
-            if not m or _PROGRESS.search(m): continue
+            if not m or _PROGRESS.search(m) or m.startswith("[source]("): continue   # show_doc's source link: present only where the source file is known
             if re.match(r'^epoch train_loss', m): tables.append(tuple(m.split())); continue   # fastai's table, printed
             if tables and re.match(r'^N( (N|#na#|nan|inf))+( N)?$', m): continue                 # ...and its rows
             lines.append(m)
