@@ -153,7 +153,7 @@ def cached_images(
     n_workers:int=None, # As in `decode_images`
     verbose:bool=True, # Say whether the cache was read or written
 ) -> tuple: # (uint8 n×3×size×size on `device`, bool tensor of the files that decoded)
-    "`decode_images`, read from (or saved to) a safetensors file in `cache` named by `cache_key`."
+    "`decode_images`, read from (or saved to) a safetensors file in `cache` named by a hash of the files, the size and the decoder."
     from safetensors.torch import save_file, load_file
     device = torch.device(device or default_device())
     decoder = decoder or ('torch' if device.type == 'cuda' else 'pil')
