@@ -87,22 +87,19 @@ def _say_left(left, cmd='train', n:int=50):
 class _Unusable(Exception):
     "Data that cannot give a model, or training that gave none (one-line message)."
 
-def _checked_dls(path, files, label, size, bs, seed, num_workers, device, fast=False, say=print):
-    "`pets_dls` (or `pets_dls_fast`) on `files`, refused unless it can train: two classes, a validation set, a batch."
+def _checked_dls(path, files, label, size, bs, seed, num_workers, device, fast=False):
+    "`pets_dls` (or `pets_dls_fast`) on `files`, refused unless it can train: a validation set, two classes among the training photos (`pets_dls` already fits the batch size)."
     kw = dict(label=label, size=size, bs=bs, seed=seed, device=device, files=files)
     try: dls = (pets_dls_fast(path, n_workers=num_workers, **kw) if fast else
                 pets_dls(path, num_workers=num_workers, verbose=False, **kw))
     except ValueError as e: raise _Unusable(' '.join(str(e).split())) from None
     n_train, n_valid, vocab = len(dls.train_ds), len(dls.valid_ds), [_label_name(v, label) for v in dls.vocab]
-    if n_valid < 1 or n_train < 2: raise _Unusable(f'{n_train + n_valid} photos: too few to train and validate on (use at least 5)')
+    if n_valid < 1: raise _Unusable(f'{n_train + n_valid} photos: too few to train and validate on (use at least 5)')
     if len(vocab) < 2:
         raise _Unusable(f'only one class ({", ".join(vocab)}) among the {n_train} training photos: a model needs at least two '
                         f'(for species, cats and dogs)')
     if missing := sorted({str(y) for y in map(label_func(label), dls.valid.items)} - set(map(str, dls.vocab))):
         raise _Unusable(f'no training photo of {", ".join(missing)} (only in validation): add photos or choose another --seed')
-    if n_train < dls.train.bs:
-        say(f'petbook: {n_train} training photos, fewer than --bs {dls.train.bs}: batches of {n_train}')
-        dls.train.bs = n_train
     return dls
 
 # %% ../nbs/07_cli.ipynb #3a44f430
@@ -125,7 +122,7 @@ def _fit(
     files, left = _pets_files(get_pets(data), label, max_images, seed)
     if rank_distrib() == 0: _say_left(left)
     set_seed(seed, reproducible=True); torch.use_deterministic_algorithms(True, warn_only=True)
-    dls = _checked_dls(get_pets(data), files, label, size, bs, seed, num_workers, device, fast, say)
+    dls = _checked_dls(get_pets(data), files, label, size, bs, seed, num_workers, device, fast)
     say(f'petbook train: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images, {len(dls.vocab)} classes, '
         f'{arch} at {size} px on {device}' + (f', {num_distrib()} processes' if num_distrib() > 1 else '')
         + (' (fast path: decoded once, on the device)' if isinstance(dls.train, DeviceDL) else ''))
