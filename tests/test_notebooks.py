@@ -39,13 +39,14 @@ WIDGET = 'application/vnd.jupyter.widget-view+json'
 # ---- a structural signature of a cell's outputs ------------------------------------------------------------
 _MASKS = [(re.compile(r'\x1b\[[0-9;]*[A-Za-z]'), ''),
           (re.compile(r'0x[0-9a-fA-F]+'), 'ADDR'),
+          (re.compile(r'(?<![0-9A-Za-z])(?:(?=[0-9a-f]*[a-f])[0-9a-f]{8,}|[0-9a-f]{12,})(?![0-9A-Za-z])'), 'HASH'),   # cache keys
           (re.compile(r'(?:[A-Za-z]:)?(?:~|\.{1,2})?(?:/[\w.@+-]+)+/?'), 'PATH'),
           (re.compile(r'[-+]?\d+(?:[.,:]\d+)*(?:[eE][-+]?\d+)?'), 'N'),
           (re.compile(r'\s+'), ' ')]
 _PROGRESS = re.compile(r'N%|█|\|N/N|\[N/N|<N|^Epoch N\S* :$')   # progress bars, timers, fastprogress's 'Epoch 1/1 :' (after masking)
 
 def mask(s:str) -> str:
-    "A printed line with what varies from run to run (numbers, paths, addresses, spacing) masked."
+    "A printed line with what varies from run to run (numbers, paths, addresses, hashes, spacing) masked."
     for r, sub in _MASKS: s = r.sub(sub, s)
     return s.strip()
 
@@ -193,6 +194,15 @@ def test_drift_check_catches_changes_and_ignores_noise():
                  ('slow()', []))
     bad = drift(committed, changed, test_ran)
     assert len(bad) == 3 and 'figures: committed 1, now 0' in bad[0] and 'accuracy' in bad[1] and 'photos' in bad[2], bad
+
+def test_mask_hides_cache_keys_not_words():
+    "Content hashes in file names (a cache key changes with paths and times) are masked; words and short numbers are not."
+    a = mask('saved 370 decoded images to fastdata-224px-pil-7da2ad8e01c3f9b4.safetensors')
+    b = mask('saved 370 decoded images to fastdata-224px-pil-ccb5b3bd4c1e0a99.safetensors')
+    c = mask('saved 370 decoded images to fastdata-224px-pil-1234567890123456.safetensors')
+    assert a == b == c == 'saved N decoded images to fastdataNpx-pil-HASH.safetensors', (a, b, c)
+    assert mask('a facade of beaded decades') == 'a facade of beaded decades'
+    assert mask('cache deadbeef') != mask('cache deadbeer')
 
 def test_get_pets_notebook_skips_without_photos(tmp_path, capfd, monkeypatch):
     "A notebook calling `get_pets()` is skipped, saying why, when there are no photos and no network; others still run."
