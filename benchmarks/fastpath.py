@@ -30,7 +30,8 @@ from petbook.data import make_toy_pets
 from petbook.labels import is_cat
 from petbook.dataloaders import pets_files
 from petbook.learner import pets_learner
-from petbook.fastdata import pets_dls_fast, speed_up, cached_images
+from petbook.fastdata import pets_dls_fast, cached_images
+from petbook.fastlearn import speed_up
 
 
 def machine() -> dict:

@@ -30,7 +30,8 @@ from .dataloaders import *
 from .learner import *
 from .finetune import *
 from .visualize import *
-from .fastdata import pets_dls_fast, speed_up, DeviceDL
+from .fastdata import pets_dls_fast, DeviceDL
+from .fastlearn import speed_up
 
 # %% ../nbs/07_cli.ipynb #57a059b8
 def _device(

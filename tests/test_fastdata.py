@@ -1,4 +1,4 @@
-"Plain tests of `petbook.fastdata` beyond its notebook: the crop box against fastai's own `Resize`, on random shapes."
+"Plain tests of `petbook.fastdata` and `petbook.fastlearn` beyond their notebooks: the crop box against fastai's own `Resize`, on random shapes; the progress bar's host reads."
 import numpy as np
 from PIL import Image
 from hypothesis import given, settings, strategies as st
@@ -26,7 +26,7 @@ def test_bar_reads_the_loss_only_when_it_redraws():
     import torch
     from fastprogress.fastprogress import ConsoleProgressBar
     from fastai.callback.progress import ProgressCallback
-    from petbook.fastdata import _SyncMode, _bar_after_batch
+    from petbook.fastlearn import _SyncMode, _bar_after_batch
 
     def reads(after_batch):
         cb = ProgressCallback()
