@@ -26,6 +26,7 @@ from fastai.interpret import ClassificationInterpretation
 from .data import *
 from .data import check_image
 from .labels import *
+from .labels import _label_name
 from .dataloaders import *
 from .learner import *
 from .finetune import *
@@ -94,7 +95,7 @@ def _checked_dls(path, files, label, size, bs, seed, num_workers, device, fast=F
     try: dls = (pets_dls_fast(path, n_workers=num_workers, **kw) if fast else
                 pets_dls(path, num_workers=num_workers, verbose=False, **kw))
     except ValueError as e: raise _Unusable(' '.join(str(e).split())) from None
-    n_train, n_valid, vocab = len(dls.train_ds), len(dls.valid_ds), [_label_name(v, label) for v in dls.vocab]
+    n_train, n_valid, vocab = len(dls.train_ds), len(dls.valid_ds), [_label_name(v) for v in dls.vocab]
     if n_valid < 1: raise _Unusable(f'{n_train + n_valid} photos: too few to train and validate on (use at least 5)')
     if len(vocab) < 2:
         raise _Unusable(f'only one class ({", ".join(vocab)}) among the {n_train} training photos: a model needs at least two '
@@ -102,15 +103,6 @@ def _checked_dls(path, files, label, size, bs, seed, num_workers, device, fast=F
     if missing := sorted({str(y) for y in map(label_func(label), dls.valid.items)} - set(map(str, dls.vocab))):
         raise _Unusable(f'no training photo of {", ".join(missing)} (only in validation): add photos or choose another --seed')
     return dls
-
-# %% ../nbs/07_cli.ipynb #3a44f430
-def _label_name(
-    v, # A label as the model has it: `True`/`False` (or 'True'/'False') for species, a breed name otherwise
-    label:str='species', # 'species' or 'breed'
-) -> str:
-    "A label as people read it: 'cat'/'dog' for the book's `is_cat` labels, the breed itself otherwise."
-    if label == 'species' and str(v) in ('True', 'False'): return 'cat' if str(v) == 'True' else 'dog'
-    return str(v)
 
 # %% ../nbs/07_cli.ipynb #6886cfd5
 def _fit(
@@ -205,7 +197,7 @@ def predict(
         why = check_image(img) if Path(img).exists() else 'no such file'
         if why is not None: print(f'petbook predict: skipped {_shown(img)}: {why}', file=sys.stderr); continue
         with redirect_stdout(sys.stderr): lbl, prob = predict_image(learn, img)   # stdout carries only the results
-        results.append(dict(image=str(img), label=_label_name(lbl, learn.dls.label), probability=round(float(prob), 4)))
+        results.append(dict(image=str(img), label=lbl, probability=round(float(prob), 4)))   # `predict_image` says cat/dog
         if not json: print(f'{_shown(img)}\t{results[-1]["label"]}\t{float(prob):.4f}', flush=True)
     if json: print(dumps(results, indent=1))
     return 0 if len(results) == len(images) else 1
@@ -283,7 +275,7 @@ def _report_sections(learn, model:Path, source:str, label:str, figures:Path) -> 
     S.append(('Data', f'<p>{len(dls.train_ds)} training and {len(dls.valid_ds)} validation images from '
               f'{html.escape(source)}.</p>' + _img(alt='a batch of training images')))
     counts = sorted(dls.label_report.counts.items(), key=lambda o: -o[1])
-    S.append(('Label counts', _table([label, 'images'], [[_label_name(k, label), v] for k, v in counts])))
+    S.append(('Label counts', _table([label, 'images'], [[_label_name(k), v] for k, v in counts])))
     S.append(('Training', _table(rec.metric_names[:-1], [[i, *v] for i, v in enumerate(rec.values)])
               + f'<p>error_rate is on the {len(dls.valid_ds)} validation images.</p>'))
     interp = ClassificationInterpretation.from_learner(learn)
@@ -297,7 +289,7 @@ def _report_sections(learn, model:Path, source:str, label:str, figures:Path) -> 
     lbl, prob = predict_image(_load(model, str(dls.device)), one)
     fig, ax = plt.subplots(figsize=(3, 3)); ax.imshow(open_rgb(one)); ax.axis('off')
     S.append(('One prediction', f'<p><code>{html.escape(Path(one).name)}</code> (a validation image): '
-              f'<b>{html.escape(_label_name(lbl, label))}</b> with probability {float(prob):.3f}, by the model reloaded '
+              f'<b>{html.escape(lbl)}</b> with probability {float(prob):.3f}, by the model reloaded '
               f'from <code>{model.name}</code>; <code>petbook predict {model.name} IMAGE...</code> does the same.</p>'
               + _img(fig, alt=Path(one).name)))
     pngs = save_zf_figures(learn, list(dls.valid.items[:16]), figures)

@@ -15,6 +15,7 @@ from PIL import Image
 from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, RandomSplitter, Resize, defaults, PILImage
 from .data import *
 from .labels import *
+from .labels import _label_name
 
 # %% ../nbs/02_dataloaders.ipynb #2bd54bcd
 _BAD_IMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error,   # what PIL raises for a broken or truncated file
@@ -37,10 +38,6 @@ def _left_out(skipped:list, n:int=5) -> str:
     "The first `n` left-out files by name, with the reason, on one line."
     s = '; '.join(f'{Path(p).name} ({why})' for p, why in skipped[:n])
     return s + (f'; and {len(skipped)-n} more' if len(skipped) > n else '')
-
-def _label_name(k) -> str:
-    "How a label reads: 'cat'/'dog' for the book's `is_cat`, the breed itself otherwise."
-    return {True: 'cat', False: 'dog'}[k] if isinstance(k, bool) else str(k)
 
 def pets_files(
     path:str|Path, # Folder of images

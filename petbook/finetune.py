@@ -20,6 +20,7 @@ from fastai.vision.all import (Learner, BnFreeze, DataBlock, ImageBlock, Categor
                                bn_types, default_device)
 from .data import *
 from .labels import *
+from .labels import _label_name
 from .dataloaders import *
 from .learner import *
 
@@ -52,11 +53,6 @@ def fine_tune_pets(
     learn.fit_one_cycle(body_epochs, slice(body_lr, head_lr/2), pct_start=pct_start, cbs=cbs, **kwargs)
     return learn
 
-# %% ../nbs/04_finetune.ipynb #df80cd2f
-def _readable(v) -> str:
-    "A label as people read it: 'cat'/'dog' for the book's `is_cat` labels, the breed itself otherwise."
-    return {'True': 'cat', 'False': 'dog'}.get(str(v), str(v))
-
 # %% ../nbs/04_finetune.ipynb #6d80019c
 def predict_image(
     learn:Learner, # A trained learner (from `pets_learner`, `load_model` or `load_learner`)
@@ -66,7 +62,7 @@ def predict_image(
     if isinstance(img, Image.Image): img = img.convert('RGB')
     img = learn.dls.valid_ds.tls[0].types[-1].create(img)   # open it as the DataLoaders do (`PetImage.create`)
     with learn.no_bar(): _, idx, probs = learn.predict(img)
-    return _readable(learn.dls.vocab[int(idx)]), float(probs[int(idx)])
+    return _label_name(learn.dls.vocab[int(idx)]), float(probs[int(idx)])
 
 # %% ../nbs/04_finetune.ipynb #cd2cb148
 class BadModelFile(ValueError):

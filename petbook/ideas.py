@@ -21,7 +21,8 @@ from fastai.vision.all import (RandomSplitter, DataLoaders, Learner, Callback, C
 from .data import *
 from .labels import *
 from .dataloaders import *
-from .dataloaders import _pets_datasets, _pets_loaders, _label_name
+from .labels import _label_name
+from .dataloaders import _pets_datasets, _pets_loaders
 from .fastdata import cached_images, cache_key, DeviceDL, _device_kwargs
 from .learner import pets_learner, param_counts
 

@@ -76,6 +76,10 @@ def label_func(
     return is_cat if label == 'species' else breed_of
 
 # %% ../nbs/01_labels.ipynb #a13eade2
+def _label_name(v) -> str:
+    "A label as people read it: 'cat'/'dog' for the book's `is_cat` labels (`True`/`False`, or 'True'/'False' in a saved vocab), the breed itself otherwise."
+    return {'True': 'cat', 'False': 'dog'}.get(str(v), str(v))
+
 @dataclass
 class LabelReport:
     "Counts per label, and the files left out because their names are off the Pets convention."
@@ -85,10 +89,9 @@ class LabelReport:
     skipped: list = field(default_factory=list)     # the same, as (path, reason)
     @property
     def labelled(self): return sum(self.counts.values())
-    def _name(self, k): return ('cat' if k else 'dog') if self.label == 'species' else k
     def __repr__(self):
         lines = [f'{self.labelled} files labelled by {self.label}, {len(self.odd)} left out (names off the Pets convention)']
-        lines += [f'  {self._name(k)!s:28} {v:6}' for k, v in sorted(self.counts.items(), key=lambda o: (-o[1], str(o[0])))]
+        lines += [f'  {_label_name(k):28} {v:6}' for k, v in sorted(self.counts.items(), key=lambda o: (-o[1], str(o[0])))]
         lines += [f'  left out: {Path(p).name} ({why})' for p, why in self.skipped[:20]]
         return '\n'.join(lines + ([f'  ... and {len(self.odd)-20} more'] if len(self.odd) > 20 else []))
 

@@ -11,6 +11,7 @@ __all__ = ['uploaded_images', 'PetClassifier']
 from io import BytesIO
 from PIL import Image
 import ipywidgets as widgets
+from IPython.display import display
 from fastai.vision.core import PILImage
 from .finetune import predict_image
 
