@@ -197,7 +197,7 @@ def download_pets(
     "`untar_data(URLs.PETS)`, made safe: check free space first, verify the download, extract safely."
     url = url or _pets_url()
     archive, data = Path(archive or fastai_path('archive')), Path(data or fastai_path('data'))
-    dest = data/Path(urlparse(url).path).name.split('.')[0]
+    dest = data/pets_home(url).name
     if _images_dir(dest) is not None: return dest
     data.mkdir(parents=True, exist_ok=True)
     if (free := shutil.disk_usage(data).free) < need:
@@ -273,6 +273,8 @@ class ImageScan:
         return s
 
 MIN_SIDE = 2  # Images with a side smaller than this are refused (a 1×1 "photo" carries no information)
+_BAD_IMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error,   # what PIL raises for a broken or truncated file
+             Image.DecompressionBombError, Image.DecompressionBombWarning)   # ...and for one above its pixel limit
 
 def _probe(fn:Path):
     "(why `fn` is unusable or None, its size or None): opens it as training will, with `open_rgb` (JPEGs at 1/8 scale)."
@@ -288,7 +290,7 @@ def _probe(fn:Path):
         return None, (w, h)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return f'refused as a decompression bomb (PIL limit {Image.MAX_IMAGE_PIXELS:,} pixels): {e}', None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:   # what PIL raises for broken files
+    except _BAD_IMAGE as e:   # the rest of what PIL raises for broken files
         return f'unreadable: {type(e).__name__}: ' + str(e).replace(str(fn), fn.name), None   # PIL's message names the whole path
 
 def check_image(
@@ -344,7 +346,7 @@ def scan_images(
     if not path.is_dir(): raise FileNotFoundError(f'{path} is not a folder')
     scan = ImageScan(path)
     files = _walk(path, recurse, scan) if files is None else list(dict.fromkeys(map(Path, files)))
-    first = _first_names(files)
+    first = _first_names([f for f in files if not f.name.startswith('.') and f.suffix.lower() in image_extensions])   # names that can count
     for f in files: _scan_file(scan, f, first)
     return scan
 

@@ -14,13 +14,11 @@ from pathlib import Path
 from PIL import Image
 from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, RandomSplitter, Resize, defaults, PILImage
 from .data import *
+from .data import _BAD_IMAGE
 from .labels import *
 from .labels import _label_name
 
 # %% ../nbs/02_dataloaders.ipynb #2bd54bcd
-_BAD_IMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error,   # what PIL raises for a broken or truncated file
-             Image.DecompressionBombError, Image.DecompressionBombWarning)   # ...and for one above its pixel limit
-
 class PetImage(PILImage):
     "A fastai `PILImage` opened with `open_rgb`: any photo `scan_images` accepts becomes 8-bit RGB."
     @classmethod

@@ -20,7 +20,8 @@ from .data import *
 from .labels import *
 from .dataloaders import *
 from .data import MIN_SIDE
-from .dataloaders import _BAD_IMAGE, _check_sizes, _pets_datasets, _pets_loaders, _left_out
+from .data import _BAD_IMAGE
+from .dataloaders import _check_sizes, _pets_datasets, _pets_loaders, _left_out
 from .labels import _label_name
 
 # %% ../nbs/02a_fastdata.ipynb #ed24319c

@@ -119,13 +119,13 @@ def pets_learner(
     **kwargs, # Passed on to fastai's `vision_learner`
 ) -> Learner: # fastai's learner: `model[0]` the body, `model[1]` the head; frozen when pretrained
     "The chapter's `vision_learner(dls, resnet34, metrics=error_rate)`, or the same with the offline EfficientNet-Lite0 body."
-    if arch is None:
-        arch, why = choose_body()
+    if chosen := arch is None:
+        arch, why = choose_body()   # resnet34 only when its weights are reachable
         print(f"pets_learner: body {arch}{'' if pretrained else ' (random weights)'}: {why}")
     if arch not in ARCHS: raise ValueError(f'arch must be one of {ARCHS}, not {arch!r}')
     _check_norm(dls, _norm_stats(arch, pretrained))
     if arch == 'resnet34':
-        if pretrained and resnet34_source() is None:
+        if pretrained and not chosen and resnet34_source() is None:
             raise PretrainedWeightsUnavailable(
                 f"resnet34's ImageNet weights are not in torch's cache and {urlparse(_r34_url()).hostname} is unreachable "
                 "(offline?). Remedies: connect to the internet (on Kaggle: Settings → Internet on), or use the offline body: "
