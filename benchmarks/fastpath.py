@@ -127,7 +127,7 @@ def run(kind:str, files:list, path:Path, a) -> dict:
         dls = ImageDataLoaders.from_name_func(path, files, valid_pct=0.2, seed=42, label_func=is_cat,
                                               item_tfms=Resize(a.size), bs=a.bs, num_workers=a.workers)
     else:
-        dls = pets_dls_fast(path, files=files, size=a.size, bs=a.bs, n_workers=a.workers, verbose=False)
+        dls = pets_dls_fast(path, files=files, size=a.size, bs=a.bs, num_workers=a.workers, verbose=False)
     _sync()
     t_data = time.perf_counter() - t0
     timer = PhaseTimer()

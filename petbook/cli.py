@@ -24,9 +24,7 @@ from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_se
 from fastai.distributed import DistributedDL
 from fastai.interpret import ClassificationInterpretation
 from .data import *
-from .data import check_image
 from .labels import *
-from .labels import _label_name
 from .dataloaders import *
 from .learner import *
 from .finetune import *
@@ -38,71 +36,25 @@ from .fastlearn import speed_up
 def _device(
     device:str=None, # 'cpu', 'cuda', 'cuda:1', 'mps', or None for this machine's accelerator
 ) -> str: # The device to use
-    "`device`, or this machine's accelerator (`torch.accelerator`) when there is one, else 'cpu'; `CliError` when it is not here."
-    acc = torch.accelerator.current_accelerator(check_available=True)
-    if device is None: return acc.type if acc is not None else 'cpu'
-    kind = device.split(':')[0]
-    if kind != 'cpu' and (acc is None or acc.type != kind):
-        raise CliError(f'--device {device}: no {kind} device here (use --device cpu)')
-    return device
+    "`pick_device(device)` (the dataloaders step's one device choice) as a string; `CliError` when it is not here."
+    try: return str(pick_device(device))
+    except ValueError as e: raise CliError(f'--device {device}: {e}') from None
 
 # %% ../nbs/07_cli.ipynb #697f3da8
 def _at_least(low=1, **opts):
-    "`CliError` naming the first option in `opts` below `low` (None means: not given)."
-    for k, v in opts.items():
-        if v is not None and v < low: raise CliError(f'--{k.replace("_", "-")} must be at least {low}, not {v}')
+    "`check_sizes` (the dataloaders step's) with the options spelled as on the command line, as a `CliError`."
+    try: check_sizes(low, cli=True, **opts)
+    except ValueError as e: raise CliError(str(e)) from None
 
 # %% ../nbs/07_cli.ipynb #88ae7cd3
-def _pets_label_ok(
-    f, # A file name or path
-    label:str='species', # 'species' or 'breed'
-) -> bool:
-    "Does the name say its label by the Pets convention (`is_pets_name`)? For breeds, the species words Cat/dog don't."
-    return is_pets_name(f) and (label != 'breed' or breed_of(f).lower() not in ('cat', 'dog'))
-
-def _shown(p) -> str:
-    "A file name on one line: as it is, or Python's `repr` when it holds a control character (newline, tab) or starts with a quote."
-    s = str(p)
-    return repr(s) if not s.isprintable() or s[:1] in '\'"' else s
-
-def _pets_files(
-    path:Path, # Folder of photos
-    label:str='species', # 'species' or 'breed'
-    max_images:int=None, # At most this many, chosen at random with `seed` (None or 0: all)
-    seed:int=42, # Which ones
-) -> tuple: # (files to use, [(file, why left out)])
-    "The one folder walk (`scan_images`): each photo once, Pets-named ones only, a random subset; and what was left out, with why."
-    scan, files = scan_images(path), []
-    left = scan.bad + [(f, why) for f, why in scan.skipped if why.startswith('the same file')]   # second names too
-    for f in scan.good:
-        if _pets_label_ok(f, label): files.append(f)
-        else: left.append((f, f'name off the Pets convention: its {label} is unknown'))
-    if max_images and len(files) > max_images: files = sorted(random.Random(seed).sample(files, max_images))
-    return files, left
-
 def _say_left(left, cmd='train', n:int=50):
     "Name, on stderr, each file left out (the first `n`)."
-    for f, why in left[:n]: print(f'petbook {cmd}: left out {_shown(f)}: {why}', file=sys.stderr)
+    for f, why in left[:n]: print(f'petbook {cmd}: left out {shown_path(f)}: {why}', file=sys.stderr)
     if len(left) > n: print(f'petbook {cmd}: ... and {len(left)-n} more files left out', file=sys.stderr)
 
 # %% ../nbs/07_cli.ipynb #ef0d266e
 class _Unusable(Exception):
     "Data that cannot give a model, or training that gave none (one-line message)."
-
-def _checked_dls(path, files, label, size, bs, seed, num_workers, device, fast=False):
-    "`pets_dls` (or `pets_dls_fast`) on `files`, refused unless it can train: a validation set, two classes among the training photos (`pets_dls` already fits the batch size)."
-    kw = dict(label=label, size=size, bs=bs, seed=seed, device=device, files=files)
-    try: dls = (pets_dls_fast(path, n_workers=num_workers, **kw) if fast else
-                pets_dls(path, num_workers=num_workers, verbose=False, **kw))
-    except ValueError as e: raise _Unusable(' '.join(str(e).split())) from None
-    n_train, n_valid, vocab = len(dls.train_ds), len(dls.valid_ds), [_label_name(v) for v in dls.vocab]
-    if n_valid < 1: raise _Unusable(f'{n_train + n_valid} photos: too few to train and validate on (use at least 5)')
-    if len(vocab) < 2:
-        raise _Unusable(f'only one class ({", ".join(vocab)}) among the {n_train} training photos: a model needs at least two '
-                        f'(for species, cats and dogs)')
-    if missing := sorted({str(y) for y in map(label_func(label), dls.valid.items)} - set(map(str, dls.vocab))):
-        raise _Unusable(f'no training photo of {", ".join(missing)} (only in validation): add photos or choose another --seed')
-    return dls
 
 # %% ../nbs/07_cli.ipynb #6886cfd5
 def _fit(
@@ -112,10 +64,11 @@ def _fit(
     "The steps of `train` and `demo`: check, walk the folder once, seed, `DataLoaders`, fine-tune (inside `ctx(learn)`), check the training, save."
     _at_least(bs=bs, size=size, epochs=epochs); _at_least(0, max_images=max_images, num_workers=num_workers)
     out = check_model_path(out)
-    files, left = _pets_files(get_pets(data), label, max_images, seed)
-    if rank_distrib() == 0: _say_left(left)
     set_seed(seed, reproducible=True); torch.use_deterministic_algorithms(True, warn_only=True)
-    dls = _checked_dls(get_pets(data), files, label, size, bs, seed, num_workers, device, fast)
+    kw = dict(label=label, size=size, bs=bs, seed=seed, device=device, num_workers=num_workers, max_images=max_images, verbose=False)
+    try: dls = (pets_dls_fast if fast else pets_dls)(get_pets(data), **kw)   # the one walk, probe and labelling
+    except ValueError as e: raise _Unusable(' '.join(str(e).split())) from None
+    if rank_distrib() == 0: _say_left(dls.skipped)
     say(f'petbook train: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation images, {len(dls.vocab)} classes, '
         f'{arch} at {size} px on {device}' + (f', {num_distrib()} processes' if num_distrib() > 1 else '')
         + (' (fast path: decoded once, on the device)' if isinstance(dls.train, DeviceDL) else ''))
@@ -128,7 +81,7 @@ def _fit(
     losses = [float(l) for l in rec.losses] + [float(x) for v in rec.values for x in v]
     if not rec.losses: raise _Unusable('no training batch ran: no model saved')
     if not all(map(math.isfinite, losses)): raise _Unusable('a loss is not finite (nan or inf): training failed, no model saved')
-    if rank_distrib() == 0: say(f'petbook train: saved {_shown(save_model(learn, out))}')
+    if rank_distrib() == 0: say(f'petbook train: saved {shown_path(save_model(learn, out))}')
     return learn
 
 # %% ../nbs/07_cli.ipynb #faab22ef
@@ -178,7 +131,7 @@ def _load(
 ):
     "`load_model(path)`, its messages on stderr; every bad file refused with a one-line `BadModelFile`."
     path = Path(path)
-    if not path.exists(): raise BadModelFile(f'{_shown(path)}: no such file, not a model file')
+    if not path.exists(): raise BadModelFile(f'{shown_path(path)}: no such file, not a model file')
     try:
         with redirect_stdout(sys.stderr): return load_model(path, device=device)
     except (SafetensorError, ValueError) as e: raise BadModelFile(' '.join(str(e).split())[:300]) from None
@@ -195,10 +148,10 @@ def predict(
     learn, results = _load(model, _device(device)), []
     for img in images:
         why = check_image(img) if Path(img).exists() else 'no such file'
-        if why is not None: print(f'petbook predict: skipped {_shown(img)}: {why}', file=sys.stderr); continue
+        if why is not None: print(f'petbook predict: skipped {shown_path(img)}: {why}', file=sys.stderr); continue
         with redirect_stdout(sys.stderr): lbl, prob = predict_image(learn, img)   # stdout carries only the results
         results.append(dict(image=str(img), label=lbl, probability=round(float(prob), 4)))   # `predict_image` says cat/dog
-        if not json: print(f'{_shown(img)}\t{results[-1]["label"]}\t{float(prob):.4f}', flush=True)
+        if not json: print(f'{shown_path(img)}\t{results[-1]["label"]}\t{float(prob):.4f}', flush=True)
     if json: print(dumps(results, indent=1))
     return 0 if len(results) == len(images) else 1
 
@@ -215,12 +168,13 @@ def visualize(
     _at_least(n=n)
     if Path(out).exists() and not Path(out).is_dir(): raise FileExistsError(f'--out {out} is a file, not a folder')
     learn = _load(model, _device(device))
-    files, left = _pets_files(get_pets(data), learn.dls.label or 'species', n, seed)
+    try: files, left, _ = pets_files(get_pets(data), learn.dls.label or 'species', verbose=False, min_classes=1)
+    except ValueError as e: raise _Unusable(' '.join(str(e).split())) from None
     _say_left(left, 'visualize')
-    if not files: raise _Unusable(f'no readable Pets-named images in {data}')
+    files = pick_subset(files, n, seed)
     Path(out).mkdir(parents=True, exist_ok=True)
     pngs = save_zf_figures(learn, files, out)
-    for p in pngs: print(_shown(p))
+    for p in pngs: print(shown_path(p))
     return pngs
 
 # %% ../nbs/07_cli.ipynb #3050140b
@@ -275,7 +229,7 @@ def _report_sections(learn, model:Path, source:str, label:str, figures:Path) -> 
     S.append(('Data', f'<p>{len(dls.train_ds)} training and {len(dls.valid_ds)} validation images from '
               f'{html.escape(source)}.</p>' + _img(alt='a batch of training images')))
     counts = sorted(dls.label_report.counts.items(), key=lambda o: -o[1])
-    S.append(('Label counts', _table([label, 'images'], [[_label_name(k), v] for k, v in counts])))
+    S.append(('Label counts', _table([label, 'images'], [[label_name(k), v] for k, v in counts])))
     S.append(('Training', _table(rec.metric_names[:-1], [[i, *v] for i, v in enumerate(rec.values)])
               + f'<p>error_rate is on the {len(dls.valid_ds)} validation images.</p>'))
     interp = ClassificationInterpretation.from_learner(learn)
@@ -329,7 +283,7 @@ def demo(
             f'all {time.time()-t0:.0f} s. Data: {source}')
     report = out/'report.html'
     report.write_text(_page('petbook: cats vs dogs, chapter 1 end to end', sections, source if synthetic else None, meta), encoding='utf-8')
-    print(f'petbook demo: wrote {_shown(report)} in {time.time()-t0:.0f} s')
+    print(f'petbook demo: wrote {shown_path(report)} in {time.time()-t0:.0f} s')
     return report
 
 # %% ../nbs/07_cli.ipynb #1b9c734b

@@ -13,7 +13,7 @@ from PIL import Image
 import ipywidgets as widgets
 from IPython.display import display
 from fastai.vision.core import PILImage
-from .data import _BAD_IMAGE
+from .data import BAD_IMAGE
 from .finetune import predict_image
 
 # %% ../nbs/06_upload.ipynb #bc605d5b
@@ -24,7 +24,7 @@ def uploaded_images(
     res = []
     for f in value:
         try: res.append((f['name'], PILImage.create(bytes(f['content']))))
-        except _BAD_IMAGE as e:   # what PIL raises for a bad file
+        except BAD_IMAGE as e:   # what PIL raises for a bad file
             raise ValueError(f"{f['name']} is not an image that PIL can open ({type(e).__name__})") from e
     return res
 

@@ -235,7 +235,7 @@ def top_activations(
     return {l: TopUnits(n, rfs[n], *(t.transpose(0, 1).cpu() for t in best[l]), capped=capped[l]) for l, n in layers.items()}
 
 # %% ../nbs/05_visualize.ipynb #ee0f4b90
-from .labels import _label_name
+from .labels import label_name
 from .learner import normalizer
 
 def _for_display(dl, x:torch.Tensor) -> torch.Tensor:
@@ -519,7 +519,7 @@ def show_occlusion(
     x = _dl_images(dl, [idx])
     y = int(dl.do_item(idx)[1])
     with torch.no_grad(): p = float(model.eval()(x.as_subclass(torch.Tensor)).float().softmax(-1)[0, y])
-    name = _label_name(dl.vocab[y])
+    name = label_name(dl.vocab[y])
     names = _score_names(score)
     maps = _occlusion_maps(model, x[0], y, window, stride, 0., names, False)
     if axs is None: _, axs = plt.subplots(1, 1 + len(names), figsize=(3*(1 + len(names)), 3))
