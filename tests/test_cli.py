@@ -126,6 +126,24 @@ def test_help_pages():
     with pytest.raises(SystemExit) as e: p.parse_args(['train', '--arch', 'vgg16', '--data', 'd', '--out', 'm'])
     assert e.value.code == 2
 
+@pytest.mark.parametrize('names, refusal', [
+    (['Cat_1.jpg', 'dog_2.jpg', 'Bengal_3.jpg'], 'Only one class in'),           # Cat/dog are species, not breeds: one breed left
+    (['Bengal_1.jpg', 'Bengal_2.jpg', 'Bengal_3.jpg'], 'Only one class in'),
+    (['Cat_1.jpg', 'dog_2.jpg'], 'No usable images'),
+])
+def test_breed_rules_same_in_notebook_and_cli(tmp_path, names, refusal):
+    "`pets_dls(label='breed')` and `petbook train --label breed` refuse the same folder with the same message."
+    from PIL import Image
+    from petbook.dataloaders import pets_dls
+    for i, n in enumerate(names): Image.new('RGB', (40, 30), (40*i, 90, 200)).save(tmp_path/n)
+    with pytest.raises(Exception) as e: pets_dls(tmp_path, label='breed', size=32, bs=2, num_workers=0, device='cpu')
+    msg = str(e.value)
+    assert refusal in msg, msg
+    r = run(['train', '--data', tmp_path, '--label', 'breed', '--out', tmp_path/'m.pth'] + TINY)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert msg in r.stdout + r.stderr, (msg, r.stdout[-2000:], r.stderr[-2000:])
+    assert not (tmp_path/'m.pth').exists()
+
 def test_missing_data_folder(tmp_path):
     "A data folder that is not there: PetsNotFound's message with its remedies, exit 1, no traceback."
     r = run(['train', '--data', tmp_path/'nowhere', '--out', tmp_path/'m.safetensors', *TINY])
