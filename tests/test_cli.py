@@ -65,6 +65,7 @@ def toy(tmp_path):
     "20 toy images (4 breeds × 5), 48 px."
     return make_toy_pets(tmp_path/'toy', n_per_breed=5, size=48)
 
+@pytest.mark.slow
 def test_train_predict_visualize(toy, tmp_path):
     "train saves a safetensors model; predict labels good images and reports a corrupt one; visualize writes PNGs."
     model = tmp_path/'out'/'toy.safetensors'
@@ -152,6 +153,7 @@ def test_missing_data_folder(tmp_path):
     assert 'PETBOOK_DATA' in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path/'m.safetensors').exists()
 
+@pytest.mark.slow
 @pytest.mark.parametrize('launcher', ['torchrun', 'accelerate'])
 def test_distributed_two_cpu_processes(toy, tmp_path, launcher):
     "torchrun or accelerate launch, 2 CPU processes (gloo): each rank trains on a disjoint shard, together the training set; rank 0 saves."
@@ -170,11 +172,13 @@ def test_distributed_two_cpu_processes(toy, tmp_path, launcher):
         assert e0 and e1 and not set(e0) & set(e1), 'ranks share items'
         assert set(e0) | set(e1) == train_items and len(e0) == len(e1) == len(train_items)//2
 
+@pytest.mark.slow
 def test_fast_refused_when_distributed(toy, tmp_path):
     "`train --fast` keeps the decoded set in one process: under torchrun it exits 2 (usage) with the remedy, and writes nothing."
     r = run(['train', '--data', toy, '--out', tmp_path/'f.safetensors', '--fast', *TINY], prefix=TORCHRUN)
     assert r.returncode != 0
-    assert r.stderr.count('petbook train: error: --fast trains in one process') == 2   # each rank says why (torchrun adds its own report)
+    # each rank says why; torchrun may stop the second rank before it prints, once the first has failed
+    assert r.stderr.count('petbook train: error: --fast trains in one process') >= 1 and 'Traceback (most recent call last)' not in r.stderr.split('torch.distributed.elastic')[0]
     assert not (tmp_path/'f.safetensors').exists()
 
 if __name__ == '__main__':   # under a launcher: python tests/test_cli.py SHARDS_DIR COMMAND ARGS...

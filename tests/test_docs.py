@@ -162,6 +162,7 @@ def next_text_mismatches(site) -> list:
             bad.append(f'{a}: says "Next: {said[-1][:70]}"; the next page is {b} ("{site[b]["title"]}")')
     return bad
 
+@pytest.mark.slow
 def test_site_in_a_browser(site):
     "Every page in Chromium (one test, so that pytest-xdist builds and opens the site once): see the module's doc."
     report = {'pages': [p for name in PAGES for p in page_problems(site, name)],

@@ -5,11 +5,13 @@ The suite runs in its own process (each case in a child under a memory cap, a fi
 Refresh the committed results with `python tests/hostile.py --out nbs/results/hostile.json`.
 """
 import os, sys, json, subprocess
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = ('kinds', 'classes', 'clean', 'crashed', 'wrong', 'lost')
 
+@pytest.mark.slow
 def test_hostile_suite(tmp_path):
     "0 crashed, 0 silently wrong, 0 lost; the committed counts are a fresh run's."
     out = tmp_path/'hostile.json'

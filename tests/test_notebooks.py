@@ -143,7 +143,8 @@ def _made_with_realpets() -> bool:
     return bool(d and real) and Path(d).expanduser().resolve() in (real.resolve(), (real/'images').resolve())
 
 # ---- the test ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
+SLOW_NBS = {'04_finetune', '05_visualize'}   # fine-tune on the 370 photos (minutes on a 2-core CPU): not in the quick tier
+@pytest.mark.parametrize('nb', [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NBS else p for p in NBS], ids=[p.stem for p in NBS])
 def test_notebook(nb, capfd, monkeypatch):
     "Execute the notebook top to bottom (skipping flagged cells); fail on the first cell error, then on drift."
     for k, v in pets_data_env().items(): monkeypatch.setenv(k, v)     # ../shared/realpets/oxford, when it is there

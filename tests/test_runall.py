@@ -143,6 +143,7 @@ def check_download(tmp:Path, archive:Path, srv, fetched_before:int):
     assert not list((tmp/'fastai'/'data').glob('.*partial*')), 'a partial extraction was left behind'
 
 # ---- Case A: every lesson notebook, the offline body ------------------------------------------------------------
+@pytest.mark.slow
 @needs_photos
 @pytest.mark.parametrize('nb', LESSONS, ids=[p.stem for p in LESSONS])
 def test_run_all_offline_body(nb, pets_archive, pets_server, tmp_path, record_property):
@@ -163,6 +164,7 @@ def test_run_all_offline_body(nb, pets_archive, pets_server, tmp_path, record_pr
 # ---- Case B: the book's resnet34 (random weights in the hub cache) ----------------------------------------------
 B_CASES = [p for p in LESSONS if p.stem.startswith(('03', '04'))]
 
+@pytest.mark.slow
 @needs_photos
 @pytest.mark.parametrize('nb', B_CASES, ids=[p.stem for p in B_CASES])
 def test_run_all_book_body(nb, pets_archive, pets_server, r34_torch_home, tmp_path, record_property):
@@ -182,6 +184,7 @@ try: p = get_pets(); print(); print('GOT', p)
 except Exception as e: print(); print('REFUSED', type(e).__name__, str(e).splitlines()[0])
 '''
 
+@pytest.mark.slow
 @needs_photos
 def test_download_checks_stay_on(pets_archive, pets_server, tmp_path):
     "Contract 2: with PETBOOK_PETS_URL set, PETBOOK_PETS_CHECKS is checked: a wrong size/md5 is refused, nothing extracted."
