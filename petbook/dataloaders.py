@@ -129,7 +129,7 @@ def check_split(
     if len(in_train) < 2:
         raise ValueError(f'only one class ({", ".join(label_name(vocab[i]) for i in in_train)}) among the {n_train} training '
                          f'photos: a model needs at least two (for species, cats and dogs)')
-    if missing := sorted({label_name(vocab[int(ys[i])]) for i in dsets.splits[1]} - {label_name(vocab[i]) for i in in_train}):
+    if missing := sorted(label_name(vocab[i]) for i in {int(ys[i]) for i in dsets.splits[1]} - in_train):
         raise ValueError(f'no training photo of {", ".join(missing)} (only in validation): add photos or choose another seed')
 
 def pets_loaders(

@@ -195,8 +195,7 @@ def _empty_dls(
         blank = Path(d)/'blank.png'; Image.new('RGB', (8, 8)).save(blank)
         dsets, blk = pets_datasets([blank], label, (size[1], size[0]), splitter=lambda o: ([0], [0]), vocab=vocab,  # `Resize.size` is (w, h)
                                    batch_tfms=[Normalize.from_stats(*normalize)] if normalize else None, labels={blank: vocab[0]})
-        dls = dsets.dataloaders(bs=1, num_workers=0, device=pick_device(device), after_item=blk.item_tfms,
-                                after_batch=blk.batch_tfms).new_empty()
+        dls = pets_loaders(dsets, blk, '.', bs=1, device=device, num_workers=0).new_empty()
     dls.label = label
     return dls
 

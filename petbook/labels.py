@@ -48,8 +48,8 @@ def label_problem(
 ) -> str|None: # The reason, or None when `x` gives that label
     "Why the name of `x` gives no `label` (off the Pets convention, or a species-only name for breeds), or None."
     if (why := _why_not(x)) is not None: return why
-    if label == 'breed' and _NAME_RE.match(Path(x).name)['breed'] in _SPECIES:
-        return f"{_NAME_RE.match(Path(x).name)['breed']!r} names a species, not one of the 37 breeds"
+    if label == 'breed' and (word := _NAME_RE.match(Path(x).name)['breed']) in _SPECIES:
+        return f"{word!r} names a species, not one of the 37 breeds"
     return None
 
 def is_breed(
