@@ -25,7 +25,7 @@ from .labels import *
 from .dataloaders import *
 from .labels import label_name
 from .fastdata import cached_images, cache_key, DeviceDL, device_dl_kwargs
-from .learner import pets_learner, param_counts
+from .learner import pets_learner, param_counts, evaluating
 
 # %% ../nbs/08_ideas.ipynb #e775eb13
 @contextmanager
@@ -85,8 +85,7 @@ def samuel_loop_facts(
     check_trained(learn)
     xb, yb = learn.dls.valid.one_batch()
     xb, yb = xb[:n], yb[:n]
-    learn.model.eval()
-    with torch.no_grad(): out = learn.model(xb)
+    with evaluating(learn.model), torch.no_grad(): out = learn.model(xb)
     pc, rec = param_counts(learn), learn.recorder
     imgs = learn.dls.valid.decode((TensorImage(xb),))[0]
     return dict(arch=_arch_name(learn), pretrained=bool(getattr(learn, 'pretrained', False)),
@@ -302,8 +301,7 @@ def body_features(
     dl, # Batches, normalised as `learn` expects
 ) -> tuple: # (activations, targets)
     "The body's activations for every batch of `dl`, in order, with the targets."
-    body = learn.model[0].eval()
-    xs, ys = zip(*[(body(xb), yb) for xb, yb in dl])
+    with evaluating(learn.model[0]) as body: xs, ys = zip(*[(body(xb), yb) for xb, yb in dl])
     return torch.cat(xs), torch.cat(ys)
 
 # %% ../nbs/08_ideas.ipynb #42add9a0

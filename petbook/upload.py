@@ -12,18 +12,18 @@ from io import BytesIO
 from PIL import Image
 import ipywidgets as widgets
 from IPython.display import display
-from fastai.vision.core import PILImage
 from .data import BAD_IMAGE
+from .dataloaders import PetImage
 from .finetune import predict_image
 
 # %% ../nbs/06_upload.ipynb #bc605d5b
 def uploaded_images(
     value, # `FileUpload.value` (ipywidgets 8): a tuple of dicts with `name`, `type`, `size`, `content`, `last_modified`
-) -> list: # [(file name, `PILImage`)], in upload order
-    "The images in an ipywidgets 8 `FileUpload.value`, opened with fastai's `PILImage.create`."
+) -> list: # [(file name, `PetImage`)], in upload order
+    "The images in an ipywidgets 8 `FileUpload.value`, opened as training opens a file (`PetImage.create`)."
     res = []
     for f in value:
-        try: res.append((f['name'], PILImage.create(bytes(f['content']))))
+        try: res.append((f['name'], PetImage.create(bytes(f['content']))))
         except BAD_IMAGE as e:   # what PIL raises for a bad file
             raise ValueError(f"{f['name']} is not an image that PIL can open ({type(e).__name__})") from e
     return res
