@@ -1,7 +1,7 @@
-"""The two long measurements of the ideas page (nbs/08_ideas.ipynb), on a folder of Pets-named cat and dog photos.
+"""The two long measurements of the experiments page (nbs/08a_experiments.ipynb), on a folder of Pets-named cat and dog photos.
 
-    python benchmarks/ideas.py --data DIR --overfit   # writes nbs/ideas_results/overfitting.json
-    python benchmarks/ideas.py --data DIR --curve     # appends what is missing to nbs/ideas_results/learning_curve.csv
+    python benchmarks/experiments.py --data DIR --overfit   # writes nbs/experiments_results/overfitting.json
+    python benchmarks/experiments.py --data DIR --curve     # appends what is missing to nbs/experiments_results/learning_curve.csv
 
 The committed results were measured on 2,000 Kaggle cat and dog photos (`Cat_<n>.jpg`, `dog_<n>.jpg`) on a 2-core
 CPU; each file records the photos (`--data-name`), the body and the machine. Delete a file to measure it again.
@@ -10,10 +10,10 @@ import argparse, json, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore', category=FutureWarning)
 import torch
-from petbook.ideas import overfit_run, learning_curve
-from petbook.ideas import _machine
+from petbook.experiments import overfit_run, learning_curve
+from petbook.experiments import _machine
 
-RESULTS = Path(__file__).resolve().parents[1]/'nbs'/'ideas_results'
+RESULTS = Path(__file__).resolve().parents[1]/'nbs'/'experiments_results'
 
 def overfit(path:Path, name:str, out:Path):
     "The overfitting run (`overfit_run`'s defaults), with the photos and the machine it ran on."
