@@ -8,29 +8,26 @@ Docs: https://petbook-dev.github.io/petbook/cli.html.md"""
 __all__ = ['train', 'predict', 'visualize', 'demo', 'main']
 
 # %% ../nbs/07_cli.ipynb #b32e74e0
-import os, sys, io, csv, math, time, base64, html, inspect, random, argparse, platform, tempfile
+import os, sys, math, time, inspect, argparse, platform, tempfile
 from json import dumps
-from contextlib import redirect_stdout, contextmanager, nullcontext
+from contextlib import redirect_stdout, nullcontext
 from pathlib import Path
 from typing import Annotated
 import torch
 import matplotlib
-import matplotlib.pyplot as plt
 from safetensors import SafetensorError
 from fastcore.basics import noop
 from fastcore.script import anno_parser, CliError
-from fastai.callback.progress import ProgressCallback  # `Learner.no_bar`
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_seed
-from fastai.distributed import DistributedDL
-from fastai.interpret import ClassificationInterpretation
 from .data import *
 from .labels import *
 from .dataloaders import *
 from .learner import *
 from .finetune import *
 from .visualize import *
+from .report import report_sections, html_page
 from .fastdata import pets_dls_fast, DeviceDL
-from .fastlearn import speed_up
+from .fastlearn import speed_up, gloo_broadcast
 
 # %% ../nbs/07_cli.ipynb #57a059b8
 def _device(
@@ -84,18 +81,6 @@ def _fit(
     if rank_distrib() == 0: say(f'petbook train: saved {shown_path(save_model(learn, out))}')
     return learn
 
-# %% ../nbs/07_cli.ipynb #faab22ef
-@contextmanager
-def _gloo_broadcast():
-    "While inside: `DistributedDL._broadcast` sends on the CPU under gloo (fastai's always uses CUDA, NCCL's need)."
-    def _broadcast(self, t, rank):
-        t = torch.tensor(t, dtype=torch.long, device='cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
-        torch.distributed.broadcast(t, rank)
-        return t.cpu().tolist()
-    orig, DistributedDL._broadcast = DistributedDL._broadcast, _broadcast
-    try: yield
-    finally: DistributedDL._broadcast = orig
-
 # %% ../nbs/07_cli.ipynb #962d32b4
 def train(
     data:Annotated[Path, {'opt':True, 'required':True}], # Folder of Pets-named images (or its parent holding `images/`)
@@ -119,7 +104,7 @@ def train(
     if dist and device == 'cuda': device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'; torch.cuda.set_device(device)
     say = print if rank_distrib() == 0 else (lambda *a, **k: None)
     ctx = (lambda learn: learn.distrib_ctx(sync_bn=device != 'cpu', cpu=device == 'cpu')) if dist else None
-    with _gloo_broadcast() if dist else nullcontext():
+    with gloo_broadcast() if dist else nullcontext():
         learn = _fit(data, out, arch, epochs, size, label, bs, device, max_images, num_workers, seed, fast, say, ctx, **kwargs)
     distrib_barrier()
     return learn
@@ -193,63 +178,6 @@ def _settings(device, size, max_images, epochs):
     return dict(size=size or (224 if gpu else 128), epochs=1 if epochs is None else epochs,
                 max_images=(max_images if max_images is not None else (None if gpu else 400)) or None)
 
-# %% ../nbs/07_cli.ipynb #e12dda00
-_CSS = ('body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}'
-        'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}'
-        'img{max-width:100%}.warn{background:#b00020;color:#fff;padding:1em;font-weight:bold;font-size:1.2em}'
-        '.meta{color:#555}')
-
-def _img(fig=None, png:Path=None, alt:str='') -> str:
-    "An `<img>` holding a matplotlib figure (default: the current one; closed) or a PNG file, as a `data:` URI."
-    if png is None:
-        fig = fig or plt.gcf(); buf = io.BytesIO()
-        fig.savefig(buf, format='png', dpi=80, bbox_inches='tight'); plt.close(fig); data = buf.getvalue()
-    else: data = Path(png).read_bytes()
-    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{html.escape(alt)}">'
-
-def _table(head, rows) -> str:
-    "An HTML table; floats with 4 decimals."
-    cell = lambda v, t='td': f'<{t}>{v:.4f}</{t}>' if isinstance(v, float) else f'<{t}>{html.escape(str(v))}</{t}>'
-    return '<table><tr>' + ''.join(cell(h, 'th') for h in head) + '</tr>' + ''.join(
-        '<tr>' + ''.join(cell(v) for v in r) + '</tr>' for r in rows) + '</table>'
-
-def _page(title, sections, banner=None, meta='') -> str:
-    "One self-contained HTML page: the (heading, HTML) sections in order, a red banner if any, a line of metadata."
-    parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-             f'<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>']
-    if banner: parts.append(f'<p class="warn">{html.escape(banner)}</p>')
-    parts += [f'<p class="meta">{html.escape(meta)}</p>'] + [f'<h2>{html.escape(h)}</h2>\n{body}' for h, body in sections]
-    return '\n'.join(parts + ['</body></html>'])
-
-# %% ../nbs/07_cli.ipynb #7518827d
-def _report_sections(learn, model:Path, source:str, label:str, figures:Path) -> list:
-    "The demo report's (heading, HTML) sections for a trained `learn` saved at `model`."
-    dls, rec, S = learn.dls, learn.recorder, []
-    dls.show_batch(max_n=9, nrows=3)
-    S.append(('Data', f'<p>{len(dls.train_ds)} training and {len(dls.valid_ds)} validation images from '
-              f'{html.escape(source)}.</p>' + _img(alt='a batch of training images')))
-    counts = sorted(dls.label_report.counts.items(), key=lambda o: -o[1])
-    S.append(('Label counts', _table([label, 'images'], [[label_name(k), v] for k, v in counts])))
-    S.append(('Training', _table(rec.metric_names[:-1], [[i, *v] for i, v in enumerate(rec.values)])
-              + f'<p>error_rate is on the {len(dls.valid_ds)} validation images.</p>'))
-    interp = ClassificationInterpretation.from_learner(learn)
-    interp.plot_confusion_matrix()
-    S.append(('Confusion matrix', _img(alt='confusion matrix')))
-    interp.plot_top_losses(min(6, len(dls.valid_ds)), nrows=2)
-    S.append(('Top losses', '<p>The validation images the model got most wrong, or right with least confidence '
-              '(prediction / actual / loss / probability; for species, True means cat as in the book\'s '
-              '<code>is_cat</code>).</p>' + _img(alt='top losses')))
-    one = dls.valid.items[0]   # predicted as a user would: by the model reloaded from its file
-    lbl, prob = predict_image(_load(model, str(dls.device)), one)
-    fig, ax = plt.subplots(figsize=(3, 3)); ax.imshow(open_rgb(one)); ax.axis('off')
-    S.append(('One prediction', f'<p><code>{html.escape(Path(one).name)}</code> (a validation image): '
-              f'<b>{html.escape(lbl)}</b> with probability {float(prob):.3f}, by the model reloaded '
-              f'from <code>{model.name}</code>; <code>petbook predict {model.name} IMAGE...</code> does the same.</p>'
-              + _img(fig, alt=Path(one).name)))
-    pngs = save_zf_figures(learn, list(dls.valid.items[:16]), figures)
-    S.append(('Inside the network (Zeiler & Fergus)', ''.join(_img(png=p, alt=Path(p).stem) for p in pngs)))
-    return S
-
 # %% ../nbs/07_cli.ipynb #46b769bb
 def demo(
     out:Path=Path('petbook-demo'), # Folder for the report, the model and the figures (created)
@@ -277,12 +205,12 @@ def demo(
     matplotlib.use('Agg', force=True)
     learn = _fit(path, out/'model.safetensors', arch, s['epochs'], s['size'], label, bs, device, s['max_images'], num_workers, **kwargs)
     t_train = time.time() - t0
-    sections = _report_sections(learn, out/'model.safetensors', source, label, out/'figures')
+    sections = report_sections(learn, out/'model.safetensors', source, label, out/'figures', load=_load)
     meta = (f'{arch} at {s["size"]} px, {len(learn.dls.train_ds)+len(learn.dls.valid_ds)} images, {s["epochs"]} epoch(s) '
             f'on {device} ({platform.machine()}, {torch.get_num_threads()} threads); training {t_train:.0f} s, '
             f'all {time.time()-t0:.0f} s. Data: {source}')
     report = out/'report.html'
-    report.write_text(_page('petbook: cats vs dogs, chapter 1 end to end', sections, source if synthetic else None, meta), encoding='utf-8')
+    report.write_text(html_page('petbook: cats vs dogs, chapter 1 end to end', sections, source if synthetic else None, meta), encoding='utf-8')
     print(f'petbook demo: wrote {shown_path(report)} in {time.time()-t0:.0f} s')
     return report
 
