@@ -6,9 +6,9 @@ Docs: https://petbook-dev.github.io/petbook/data.html.md"""
 
 # %% auto #0
 __all__ = ['PETS_ENV', 'URL_ENV', 'CHECKS_ENV', 'MAX_MEMBERS', 'MAX_BYTES', 'MAX_RATIO', 'PETS_BYTES', 'TOY_BREEDS', 'MIN_SIDE',
-           'BAD_IMAGE', 'pets_home', 'PetsNotFound', 'reachable', 'get_pets', 'DownloadCorrupt', 'UnsafeArchive',
-           'fastai_checks', 'download_checked', 'safe_extract', 'download_pets', 'make_toy_pets', 'open_rgb',
-           'ImageScan', 'shown_path', 'check_image', 'scan_images', 'show_pets']
+           'BAD_IMAGE', 'pets_home', 'PetsNotFound', 'reachable', 'pets_source', 'get_pets', 'DownloadCorrupt',
+           'UnsafeArchive', 'fastai_checks', 'download_checked', 'safe_extract', 'download_pets', 'make_toy_pets',
+           'open_rgb', 'ImageScan', 'shown_path', 'check_image', 'scan_images', 'show_pets']
 
 # %% ../nbs/00_data.ipynb #c834fcab
 import os, socket, random, math, shutil, struct, tarfile, tempfile, warnings
@@ -79,26 +79,34 @@ def _url_reachable(url:str):
     port = u.port or {'https': 443, 'http': 80, 'ftp': 21}.get(u.scheme, 443)
     return reachable(u.hostname or '', port), f'{u.hostname}:{port}'
 
+def pets_source(
+    path:str|Path=None, # A folder of Pets images (or its parent holding `images/`); wins over everything else
+    download:bool=True, # Allow the download when no local copy is found
+) -> tuple: # ('folder', the images folder) or ('download', the archive's URL)
+    "Where `get_pets` takes the images from, without downloading anything; `PetsNotFound` when nowhere."
+    for given, what in ((path, 'the path given'), (os.environ.get(PETS_ENV), f'${PETS_ENV}')):
+        if not given: continue
+        p = Path(given).expanduser()
+        if (d := _images_dir(p)) is not None: return 'folder', d
+        raise PetsNotFound(f"{what} ({p}) is not a folder of images.\n" + _remedies([f'{what}: {p}']))
+    url, tried = _pets_url(), [f'${PETS_ENV}: not set']
+    local = pets_home(url)
+    if (d := _images_dir(local)) is not None: return 'folder', d
+    tried.append(f"fastai's copy: {local} (absent)")
+    if kag := _kaggle_inputs(): return 'folder', kag[0]
+    tried.append('Kaggle inputs: /kaggle/input/*/images (none)')
+    if not download: raise PetsNotFound(_remedies(tried + ['download: not allowed (download=False)']))
+    ok, where = _url_reachable(url)
+    if not ok: raise PetsNotFound(_remedies(tried + [f'download: {where} is unreachable (offline?)']))
+    return 'download', url
+
 def get_pets(
     path:str|Path=None, # A folder of Pets images (or its parent holding `images/`); wins over everything else
     download:bool=True, # Download Pets (checked, safely extracted) when no local copy is found
 ) -> Path: # The folder holding the images
     "The Oxford-IIIT Pets `images` folder: `path` → `$PETBOOK_DATA` → a local copy → Kaggle input → download."
-    for given, what in ((path, 'the path given'), (os.environ.get(PETS_ENV), f'${PETS_ENV}')):
-        if not given: continue
-        p = Path(given).expanduser()
-        if (d := _images_dir(p)) is not None: return d
-        raise PetsNotFound(f"{what} ({p}) is not a folder of images.\n" + _remedies([f'{what}: {p}']))
-    url, tried = _pets_url(), [f'${PETS_ENV}: not set']
-    local = pets_home(url)
-    if (d := _images_dir(local)) is not None: return d
-    tried.append(f"fastai's copy: {local} (absent)")
-    if kag := _kaggle_inputs(): return kag[0]
-    tried.append('Kaggle inputs: /kaggle/input/*/images (none)')
-    if not download: raise PetsNotFound(_remedies(tried + ['download: not allowed (download=False)']))
-    ok, where = _url_reachable(url)
-    if not ok: raise PetsNotFound(_remedies(tried + [f'download: {where} is unreachable (offline?)']))
-    return download_pets(url)/'images'
+    kind, where = pets_source(path, download)
+    return where if kind == 'folder' else download_pets(where)/'images'
 
 # %% ../nbs/00_data.ipynb #8d0c05a7
 class DownloadCorrupt(OSError):

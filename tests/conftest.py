@@ -1,6 +1,10 @@
 import os, json
+import pytest
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
+if (n := int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1))) > 1:   # pytest-xdist: share the cores, don't oversubscribe them
+    import torch
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // n))
 
 # ---- "Run all" times (tests/test_runall.py records them with `record_property('runall', ...)`) -------------------
 # Reports reach this hook in the main process, with pytest-xdist too; the table is printed at the end of the run
@@ -21,3 +25,30 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"  case {case}  total {sum(r['seconds'] or 0 for r in rows if r['case'] == case):.0f}s")
     if out := os.environ.get('PETBOOK_RUNALL_TIMES'):
         with open(out, 'w') as f: json.dump(rows, f, indent=1)
+
+# ---- the longest tests first, so that two workers finish together (longest-processing-time-first scheduling) ----------
+# Seconds measured on a 2-core CPU; a test not listed counts as short. Only the order changes, never what runs.
+LONG = {'test_run_all_offline_body[05_visualize]': 330, 'test_notebook[05_visualize]': 240, 'test_run_all_offline_body[04_finetune]': 190,
+        'test_notebook[04_finetune]': 160, 'test_run_all_book_body[04_finetune]': 150, 
+        'test_notebook[06_upload]': 115, 'test_run_all_offline_body[06_upload]': 113, 'test_train_predict_visualize': 60,
+        'test_notebook[07_cli]': 50, 'test_readme_is_index_rendered': 36, 'test_site_in_a_browser': 35, 'test_demo_report': 28,
+        'test_notebook[02b_fastlearn]': 23, 'test_notebook_fast_checks[04_finetune]': 26, 'test_notebook_fast_checks[05_visualize]': 23, 'test_notebook[07a_report]': 18}
+
+@pytest.hookimpl(trylast=True)   # after `-m`/`-k` have deselected
+def pytest_collection_modifyitems(config, items):
+    """Order for two workers: xdist's `worksteal` hands the first half of the list to one worker and the second half
+    to the other, each from its front, and an idle worker takes from the end of a busy one's queue. So the long tests are
+    split between the halves by greedy longest-first (each to the half with less work), each half starts with its long
+    tests, and the short ones fill the halves to equal counts. Only the order changes, never what runs."""
+    long = sorted((it for it in items if it.name in LONG), key=lambda it: -LONG[it.name])
+    short = [it for it in items if it.name not in LONG]
+    halves, work = ([], []), [0, 0]
+    for it in long:
+        i = int(work[1] < work[0]); halves[i].append(it); work[i] += LONG[it.name]
+    for it in short: (halves[0] if len(halves[0]) < len(items)//2 else halves[1]).append(it)
+    items[:] = halves[0] + halves[1]
+
+def pytest_xdist_make_scheduler(config, log):
+    "With `-n`, an idle worker takes half of a busy one's queue (xdist's `worksteal`), so the long tests above spread out."
+    from xdist.scheduler import WorkStealingScheduling
+    return WorkStealingScheduling(config, log)

@@ -16,14 +16,16 @@ Archives go through `petbook.data.safe_extract` directly.
 
     python tests/hostile.py --out nbs/results/hostile.json     # all cases; writes the results
     python tests/hostile.py --only model                       # the cases whose kind or name contains 'model'
+    pytest tests/test_hostile.py -n 2                          # each case its own test, on two workers
 
 The parent process never runs a torch operation (forking after one can hang OpenMP in the child): its
 fixtures are made with PIL, numpy, tarfile and the safetensors file format read and written as bytes.
 """
-import os, sys, io, re, json, time, gzip, shutil, signal, struct, tarfile, pickle, random, resource, hashlib
+import os, sys, re, json, time, gzip, shutil, signal, struct, tarfile, pickle, random, resource, hashlib
 import argparse, tempfile, traceback, warnings, ast
 from pathlib import Path
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from petbook.testing import write_image, read_safetensors, write_safetensors, with_header, DELETE, write_tar
 
 MEM_CAP = 6 << 30        # bytes of address space per case (importing torch and fastai alone maps about 4 GB)
 FILE_CAP = 1 << 30       # largest file a case may write
@@ -109,20 +111,9 @@ def run_cli(argv, cwd, fresh=False, timeout=TIMEOUT) -> Run:
     return Run(p.returncode, p.stdout, p.stderr, False, time.time()-t0)
 
 # ---------------------------------------------------------------- fixtures (no torch here)
-def noise_image(path, size=32, seed=0):
-    "A small random RGB image at `path` (format from the extension)."
-    from PIL import Image
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
-    fmt = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}.get(path.suffix.lower(), 'JPEG')
-    with open(path, 'wb') as f: im.save(f, format=fmt)
-    return path
-
 def toy(d, n=5, size=32, breeds=None):
     "The toy Pets set (4 breeds × `n`, or only `breeds`) in `d`."
-    from petbook.data import make_toy_pets, TOY_BREEDS
+    from petbook.data import make_toy_pets
     d = make_toy_pets(d, n_per_breed=n, size=size)
     if breeds is not None:
         for f in list(d.iterdir()):
@@ -138,31 +129,9 @@ def n_images(d): return sum(1 for f in Path(d).rglob('*') if f.is_file() and not
 
 def sha(p): return hashlib.sha256(Path(p).read_bytes()).hexdigest()
 
-def st_read(p):
-    "(header dict, data bytes) of a safetensors file, read as bytes."
-    b = Path(p).read_bytes(); n = struct.unpack('<Q', b[:8])[0]
-    return json.loads(b[8:8+n]), b[8+n:]
-
-def st_write(p, header, data):
-    "Write a safetensors file from a header dict and its data bytes."
-    h = json.dumps(header, separators=(',', ':')).encode(); h += b' ' * (-len(h) % 8)
-    Path(p).write_bytes(struct.pack('<Q', len(h)) + h + data)
-    return p
-
-def with_meta(src, dst, **changes):
-    "A copy of model `src` whose petbook header has `changes` (None values delete the key)."
-    h, data = st_read(src)
-    meta = json.loads(h['__metadata__']['petbook'])
-    for k, v in changes.items():
-        if v is _DEL: meta.pop(k, None)
-        else: meta[k] = v
-    h['__metadata__']['petbook'] = json.dumps(meta)
-    return st_write(dst, h, data)
-_DEL = object()
-
 def is_model(p):
     "Does `p` look like a petbook model file (safetensors with a petbook header)?"
-    try: h, _ = st_read(p); return 'petbook' in h.get('__metadata__', {})
+    try: h, _ = read_safetensors(p); return 'petbook' in h.get('__metadata__', {})
     except (OSError, ValueError, struct.error, KeyError, AttributeError): return False
 
 def trained(r): return bool(re.search(r'train_loss|valid_loss|epoch', r.out))
@@ -186,7 +155,7 @@ def case(kind, name=None, fresh=False):
     def reg(f): CASES.append(Case(name or f.__name__, kind, f, fresh)); return f
     return reg
 
-def refused(r, *also):
+def must_refuse(r, *also):
     "Judge a run that must refuse: non-zero exit status, a message, no traceback; `also`: (ok, detail) pairs."
     if (c := r.crash()): return 'crashed', c
     for ok, why in also:
@@ -248,8 +217,8 @@ def _few_case(name, n_cat, n_dog, bs, cmd='train'):
     @case('batch', name)
     def f(d):
         data = d/'data'
-        for i in range(n_cat): noise_image(data/f'Bengal_{i+1}.jpg', seed=i)
-        for i in range(n_dog): noise_image(data/f'beagle_{i+1}.jpg', seed=100+i)
+        for i in range(n_cat): write_image(data/f'Bengal_{i+1}.jpg', seed=i)
+        for i in range(n_dog): write_image(data/f'beagle_{i+1}.jpg', seed=100+i)
         if cmd == 'train':
             r = run_cli(['train', '--data', data, '--out', d/'m.safetensors', '--bs', bs, '--size', '32', '--num-workers', '0',
                          '--device', 'cpu'], d)
@@ -279,7 +248,7 @@ def _arg_case(name, extra, cmd='train'):
         else: args = ['visualize', _model(d), '--data', data, '--out', d/'figs', '--device', 'cpu']
         r = run_cli(args + extra, d)
         written = (d/'m.safetensors').exists() or (d/'demo'/'model.safetensors').exists()
-        return refused(r, (not written, 'a model was written anyway'))
+        return must_refuse(r, (not written, 'a model was written anyway'))
 
 for name, extra in [('--bs 0', ['--bs', '0']), ('--bs -1', ['--bs', '-1']), ('--size 0', ['--size', '0']),
                     ('--size -32', ['--size', '-32']), ('--epochs 0', ['--epochs', '0']), ('--epochs -2', ['--epochs', '-2']),
@@ -296,7 +265,7 @@ def _names_case(name, odd, label='species'):
     @case('names', name)
     def f(d):
         data = toy(d/'data', n=4)                          # 16 Pets-named photos
-        for i, o in enumerate(odd): noise_image(data/o, seed=50+i)
+        for i, o in enumerate(odd): write_image(data/o, seed=50+i)
         r = run_cli(['train', '--data', data, '--out', d/'m.safetensors', '--label', label, '--epochs', '1', *TINY], d)
         if (c := r.crash()): return 'crashed', c
         if r.rc != 0: return 'wrong', f'exit {r.rc}: ' + _last_line(r.err)
@@ -318,7 +287,7 @@ def _one_class_case(name, breeds, label='species', cmd='train'):
         data = toy(d/'data', n=8, breeds=breeds)
         if cmd == 'train': r = run_cli(['train', '--data', data, '--out', d/'m.safetensors', '--label', label, '--epochs', '1', *TINY], d)
         else: r = run_cli(['demo', '--data', data, '--out', d/'demo', '--max-images', '0', *TINY], d)
-        return refused(r, (not (d/'m.safetensors').exists() and not (d/'demo'/'model.safetensors').exists(),
+        return must_refuse(r, (not (d/'m.safetensors').exists() and not (d/'demo'/'model.safetensors').exists(),
                            'a one-class model was saved'))
 
 _one_class_case('cats only', ['Toycat_Disc', 'Toycat_Ring'])
@@ -329,7 +298,7 @@ _one_class_case('cats only, demo', ['Toycat_Disc', 'Toycat_Ring'], cmd='demo')
 @case('one class', 'a breed with one photo, --label breed')
 def _(d):
     data = toy(d/'data', n=4, breeds=['Toycat_Disc', 'toydog_cross'])
-    noise_image(data/'Bengal_1.jpg')
+    write_image(data/'Bengal_1.jpg')
     r = run_cli(['train', '--data', data, '--out', d/'m.safetensors', '--label', 'breed', '--epochs', '1', *TINY], d)
     return train_ok_or_refused(r, d/'m.safetensors')
 
@@ -343,7 +312,7 @@ def _seed_case(name, extra, fresh=False):
         for r in runs:
             if (c := r.crash()): return 'crashed', c
             if r.rc != 0: return 'wrong', f'exit {r.rc}: ' + _last_line(r.err)
-        _, a = st_read(d/'m0.safetensors'); _, b = st_read(d/'m1.safetensors')
+        _, a = read_safetensors(d/'m0.safetensors'); _, b = read_safetensors(d/'m1.safetensors')
         return ('clean', 'identical weights') if a == b else ('wrong', 'same --seed, different weights')
 
 _seed_case('species, --seed 7 twice', [])
@@ -360,10 +329,10 @@ def _model_case(name, make, cmd='predict'):
     @case('model files', name)
     def f(d):
         m = make(d, _model(d))
-        img = noise_image(d/'Bengal_1.jpg')
+        img = write_image(d/'Bengal_1.jpg')
         if cmd == 'predict': r = run_cli(['predict', m, img, '--device', 'cpu'], d)
         else: r = run_cli(['visualize', m, '--data', _BASE['data'], '--out', d/'figs', '--n', '1', '--device', 'cpu'], d)
-        return refused(r, (r.out.strip() == '', 'printed a prediction: ' + _last_line(r.out)))
+        return must_refuse(r, (r.out.strip() == '', 'printed a prediction: ' + _last_line(r.out)))
 
 def _bytes(b): return lambda d, good: _write(d/'bad.safetensors', b)
 _model_case('zero bytes', _bytes(b''))
@@ -376,8 +345,8 @@ _model_case('a pickle renamed .safetensors', _bytes(pickle.dumps({'model': list(
 _model_case('a zip archive renamed .safetensors', lambda d, good: Path(shutil.make_archive(str(d/'z'), 'zip', _mkdir(d/'z'))).rename(d/'bad.safetensors'))
 _model_case('a directory', lambda d, good: _mkdir(d/'dir.safetensors'))
 _model_case('a missing file', lambda d, good: d/'nowhere.safetensors')
-_model_case('safetensors without a petbook header', lambda d, good: st_write(d/'bad.safetensors', {k: v for k, v in st_read(good)[0].items() if k != '__metadata__'}, st_read(good)[1]))
-_model_case('petbook header not JSON', lambda d, good: st_write(d/'bad.safetensors', {**st_read(good)[0], '__metadata__': {'petbook': '{not json'}}, st_read(good)[1]))
+_model_case('safetensors without a petbook header', lambda d, good: write_safetensors(d/'bad.safetensors', {k: v for k, v in read_safetensors(good)[0].items() if k != '__metadata__'}, read_safetensors(good)[1]))
+_model_case('petbook header not JSON', lambda d, good: write_safetensors(d/'bad.safetensors', {**read_safetensors(good)[0], '__metadata__': {'petbook': '{not json'}}, read_safetensors(good)[1]))
 for _name, _ch in [('vocab longer than n_out', dict(vocab=['False', 'True', 'maybe'])),
                    ('n_out and vocab 3, weights for 2', dict(vocab=['a', 'b', 'c'], n_out=3)),
                    ('3 breeds, weights for 2', dict(vocab=['Bengal', 'beagle', 'pug'], n_out=3, label='breed')),
@@ -386,12 +355,12 @@ for _name, _ch in [('vocab longer than n_out', dict(vocab=['False', 'True', 'may
                    ('size null', dict(size=None)), ('size [4000, 4000]', dict(size=[4000, 4000])),
                    ('size [30000, 30000]', dict(size=[30000, 30000])), ('size [0, 0]', dict(size=[0, 0])),
                    ('size a string', dict(size='big')), ('size of one number', dict(size=[32])),
-                   ('arch unknown', dict(arch='vgg16')), ('arch missing', dict(arch=_DEL)),
+                   ('arch unknown', dict(arch='vgg16')), ('arch missing', dict(arch=DELETE)),
                    ('format unknown', dict(format='petbook-weights-99')), ('label unknown', dict(label='colour')),
                    ('normalize of the wrong shape', dict(normalize=[[0.5], [0.5, 0.5]])), ('normalize std 0', dict(normalize=[[0.5]*3, [0.]*3]))]:
-    _model_case('header: ' + _name, (lambda ch: lambda d, good: with_meta(good, d/'bad.safetensors', **ch))(_ch))
+    _model_case('header: ' + _name, (lambda ch: lambda d, good: with_header(good, d/'bad.safetensors', **ch))(_ch))
 _model_case('visualize: random bytes', _bytes(random.Random(3).randbytes(4096)), cmd='visualize')
-_model_case('visualize: size [4000, 4000]', lambda d, good: with_meta(good, d/'bad.safetensors', size=[4000, 4000]), cmd='visualize')
+_model_case('visualize: size [4000, 4000]', lambda d, good: with_header(good, d/'bad.safetensors', size=[4000, 4000]), cmd='visualize')
 
 # --- 8. the output path
 def _out_case(name, make, cmd='train'):
@@ -406,14 +375,14 @@ def _out_case(name, make, cmd='train'):
         changed = [p.name for p, h in before.items() if not p.exists() or sha(p) != h]
         if changed: return 'lost', 'overwritten: ' + ', '.join(changed)
         if cmd == 'train' and r.rc != 0 and trained(r): return 'lost', 'trained, then not saved: ' + _last_line(r.err)
-        return refused(r)
+        return must_refuse(r)
 
 def _same(p): return p, [p]   # --out `p`, and `p` must come through unchanged
-_out_case('--out an existing photo', lambda d: _same(noise_image(d/'holiday.jpg')))
-_out_case('--out an existing photo named .safetensors', lambda d: _same(noise_image(d/'cat.safetensors')))
+_out_case('--out an existing photo', lambda d: _same(write_image(d/'holiday.jpg')))
+_out_case('--out an existing photo named .safetensors', lambda d: _same(write_image(d/'cat.safetensors')))
 _out_case('--out an existing text file', lambda d: _same(_write(d/'notes.txt', 'my notes\n')))
 _out_case("--out someone else's safetensors file",
-          lambda d: _same(st_write(d/'other.safetensors', {'w': {'dtype': 'F32', 'shape': [2], 'data_offsets': [0, 8]}}, bytes(8))))
+          lambda d: _same(write_safetensors(d/'other.safetensors', {'w': {'dtype': 'F32', 'shape': [2], 'data_offsets': [0, 8]}}, bytes(8))))
 _out_case('--out a directory', lambda d: (_mkdir(d/'models'), []))
 _out_case('--out inside a file (parent is a file)', lambda d: (d/'f.txt'/'m.safetensors', [_write(d/'f.txt', 'x')]))
 _out_case('demo --out an existing file', lambda d: _same(_write(d/'report.txt', 'mine')), cmd='demo')
@@ -429,12 +398,6 @@ def _(d):
                      (not [p for p in d.iterdir() if p.name.startswith('.good') or 'tmp' in p.name], 'a temporary file was left'))
 
 # --- 9. archives, through petbook.data.safe_extract
-def _tar(path, members, mode='w:gz'):
-    "Write a tar archive of `members`: (TarInfo, bytes or None)."
-    with tarfile.open(path, mode) as tf:
-        for ti, b in members: tf.addfile(ti, io.BytesIO(b) if b is not None else None)
-    return path
-
 def _ti(name, type=tarfile.REGTYPE, size=0, linkname=''):
     ti = tarfile.TarInfo(name); ti.type, ti.size, ti.linkname, ti.mode = type, size, linkname, 0o644
     return ti
@@ -459,17 +422,17 @@ def _archive_case(name, make, kind='archives'):
         if outside: return 'wrong', 'refused, but left: ' + ', '.join(outside)
         return 'clean', _last_line(r.err)
 
-_archive_case('symbolic link to an absolute path', lambda d: _tar(d/'a.tgz', [(_ti('pets/images/a.jpg', tarfile.SYMTYPE, linkname='/etc/passwd'), None)]))
-_archive_case('symbolic link to a sibling', lambda d: _tar(d/'a.tgz', [(_ti('pets/images/b.jpg', size=3), b'abc'),
+_archive_case('symbolic link to an absolute path', lambda d: write_tar(d/'a.tgz', [(_ti('pets/images/a.jpg', tarfile.SYMTYPE, linkname='/etc/passwd'), None)]))
+_archive_case('symbolic link to a sibling', lambda d: write_tar(d/'a.tgz', [(_ti('pets/images/b.jpg', size=3), b'abc'),
                                                                     (_ti('pets/images/a.jpg', tarfile.SYMTYPE, linkname='b.jpg'), None)]))
 _archive_case('link inside the temporary folder that points outside once renamed',
-              lambda d: _tar(d/'a.tgz', [(_ti('pets/images/x.jpg', tarfile.SYMTYPE, linkname='../../secret'), None)]))
-_archive_case('hard link', lambda d: _tar(d/'a.tgz', [(_ti('pets/b.jpg', size=3), b'abc'), (_ti('pets/a.jpg', tarfile.LNKTYPE, linkname='pets/b.jpg'), None)]))
+              lambda d: write_tar(d/'a.tgz', [(_ti('pets/images/x.jpg', tarfile.SYMTYPE, linkname='../../secret'), None)]))
+_archive_case('hard link', lambda d: write_tar(d/'a.tgz', [(_ti('pets/b.jpg', size=3), b'abc'), (_ti('pets/a.jpg', tarfile.LNKTYPE, linkname='pets/b.jpg'), None)]))
 _archive_case('link to a folder, then a file through it',
-              lambda d: _tar(d/'a.tgz', [(_ti('pets/up', tarfile.SYMTYPE, linkname='..'), None), (_ti('pets/up/escaped.txt', size=2), b'hi')]))
-_archive_case('path with ..', lambda d: _tar(d/'a.tgz', [(_ti('pets/../../escaped.txt', size=2), b'hi')]))
-_archive_case('absolute path', lambda d: _tar(d/'a.tgz', [(_ti('/var/petbook-hostile-escaped.txt', size=2), b'hi')]))
-_archive_case('a device file', lambda d: _tar(d/'a.tgz', [(_ti('pets/null', tarfile.CHRTYPE), None)]))
+              lambda d: write_tar(d/'a.tgz', [(_ti('pets/up', tarfile.SYMTYPE, linkname='..'), None), (_ti('pets/up/escaped.txt', size=2), b'hi')]))
+_archive_case('path with ..', lambda d: write_tar(d/'a.tgz', [(_ti('pets/../../escaped.txt', size=2), b'hi')]))
+_archive_case('absolute path', lambda d: write_tar(d/'a.tgz', [(_ti('/var/petbook-hostile-escaped.txt', size=2), b'hi')]))
+_archive_case('a device file', lambda d: write_tar(d/'a.tgz', [(_ti('pets/null', tarfile.CHRTYPE), None)]))
 
 def _many(d, n=100_000):
     "A .tar of `n` empty files (headers made once and renamed: fast)."
@@ -507,7 +470,7 @@ _archive_case('one member declaring 1 TB', _sparse, 'archive limits')
 def _name_case(name, fname):
     @case('predict output', name)
     def f(d):
-        good, odd = noise_image(d/'Bengal_1.jpg'), noise_image(d/fname, seed=3)
+        good, odd = write_image(d/'Bengal_1.jpg'), write_image(d/fname, seed=3)
         r = run_cli(['predict', _model(d), good, odd, '--device', 'cpu'], d)
         if (c := r.crash()): return 'crashed', c
         if r.rc != 0: return 'wrong', f'exit {r.rc}: ' + _last_line(r.err)
@@ -533,7 +496,7 @@ _name_case('a file name starting with a quote', "'Bengal_6.jpg")
 
 @case('predict output', 'JSON with a newline in a name')
 def _(d):
-    good, odd = noise_image(d/'Bengal_1.jpg'), noise_image(d/'a\nb.jpg', seed=3)
+    good, odd = write_image(d/'Bengal_1.jpg'), write_image(d/'a\nb.jpg', seed=3)
     r = run_cli(['predict', _model(d), good, odd, '--json', '--device', 'cpu'], d)
     if (c := r.crash()): return 'crashed', c
     try: got = [p['image'] for p in json.loads(r.out)]
@@ -553,10 +516,10 @@ def _exit_case(name, make, want):
         if unnamed: return 'wrong', 'skipped inputs not named on stderr'
         return 'clean', f'exit {r.rc}, {n_ok} predicted'
 
-_exit_case('all inputs good', lambda d: [noise_image(d/'Bengal_1.jpg'), noise_image(d/'beagle_1.jpg', seed=2)], 0)
-_exit_case('one input missing', lambda d: [noise_image(d/'Bengal_1.jpg'), d/'missing.jpg'], 1)
-_exit_case('one input corrupt', lambda d: [noise_image(d/'Bengal_1.jpg'), _write(d/'bad.jpg', b'not an image')], 1)
-_exit_case('one input a directory', lambda d: [noise_image(d/'Bengal_1.jpg'), _mkdir(d/'folder.jpg')], 1)
+_exit_case('all inputs good', lambda d: [write_image(d/'Bengal_1.jpg'), write_image(d/'beagle_1.jpg', seed=2)], 0)
+_exit_case('one input missing', lambda d: [write_image(d/'Bengal_1.jpg'), d/'missing.jpg'], 1)
+_exit_case('one input corrupt', lambda d: [write_image(d/'Bengal_1.jpg'), _write(d/'bad.jpg', b'not an image')], 1)
+_exit_case('one input a directory', lambda d: [write_image(d/'Bengal_1.jpg'), _mkdir(d/'folder.jpg')], 1)
 _exit_case('every input bad', lambda d: [d/'missing.jpg', _write(d/'empty.jpg', b'')], 1)
 
 @case('exit status', 'train names the unreadable files it left out')
@@ -570,7 +533,7 @@ def _(d):
 # --- controls: what must keep working
 @case('controls', 'the petbook command itself (a new process): predict', fresh=True)
 def _(d):
-    img = noise_image(d/'Bengal_1.jpg')
+    img = write_image(d/'Bengal_1.jpg')
     r = run_cli(['predict', _model(d), img, '--device', 'cpu'], d, fresh=True)
     return succeeded(r, (len(r.out.splitlines()) == 1, 'no prediction line'))
 
@@ -583,25 +546,44 @@ def prepare(root:Path):
     if not is_model(d/'base.safetensors'): sys.exit(f'hostile: could not train the base model:\n{r.out}\n{r.err}')
     _BASE['model'] = d/'base.safetensors'
 
+def case_id(c:Case) -> str: return f'{c.kind}: {c.name}'
+
+def run_case(c:Case, root:Path, i:int) -> dict:
+    "Run one case in a fresh folder under `root`; its result (name, kind, outcome, detail, seconds), with paths masked."
+    d = root/f'{i:03d}'; d.mkdir()
+    t0 = time.time()
+    try: outcome, detail = c.run(d)
+    finally: shutil.rmtree(d, ignore_errors=True)
+    detail = ' '.join(str(detail).replace(str(d), '<dir>').replace(str(root), '<tmp>').split())[:300]
+    return dict(name=c.name, kind=c.kind, outcome=outcome, detail=detail, seconds=round(time.time() - t0, 1))
+
 def run_suite(only:str=None, verbose:bool=True) -> dict:
     "Run every case (or those whose kind or name contains `only`); the results in the `hostile.json` format."
     import petbook.cli    # noqa: F401 -- imported once, before forking
     root = Path(tempfile.mkdtemp(prefix='petbook-hostile-'))
     try:
         prepare(root)
-        cases = [c for c in CASES if not only or only in c.kind or only in c.name]
         res = []
-        for i, c in enumerate(cases):
-            d = root/f'{i:03d}'; d.mkdir()
-            t0 = time.time()
-            try: outcome, detail = c.run(d)
-            finally: shutil.rmtree(d, ignore_errors=True)
-            detail = ' '.join(str(detail).replace(str(d), '<dir>').replace(str(root), '<tmp>').split())[:300]
-            res.append(dict(name=c.name, kind=c.kind, outcome=outcome, detail=detail))
-            if verbose: print(f'{outcome:8} {time.time()-t0:5.1f}s  [{c.kind}] {c.name}: {detail}', flush=True)
+        for i, c in enumerate(c for c in CASES if not only or only in c.kind or only in c.name):
+            r = run_case(c, root, i); secs = r.pop('seconds'); res.append(r)
+            if verbose: print(f"{r['outcome']:8} {secs:5.1f}s  [{c.kind}] {c.name}: {r['detail']}", flush=True)
     finally: shutil.rmtree(root, ignore_errors=True)
     counts = {o: sum(r['outcome'] == o for r in res) for o in OUTCOMES}
     return dict(kinds=len(res), classes=len({r['kind'] for r in res}), **counts, cases=res)
+
+def serve_cases():
+    "Answer case ids read from stdin, one per line, with one JSON result line each on stdout (`tests/test_hostile.py`)."
+    import petbook.cli    # noqa: F401 -- imported once, before forking
+    answers = os.fdopen(os.dup(1), 'w', buffering=1)
+    os.dup2(2, 1)                     # whatever else prints goes to stderr, never into the answers
+    root, by_id = Path(tempfile.mkdtemp(prefix='petbook-hostile-')), {case_id(c): c for c in CASES}
+    try:
+        prepare(root)
+        print(json.dumps({'ready': len(by_id)}), file=answers)
+        for i, line in enumerate(sys.stdin):
+            c = by_id.get(line.strip())
+            print(json.dumps(run_case(c, root, i) if c else {'outcome': 'unknown', 'detail': f'no case {line.strip()!r}'}), file=answers)
+    finally: shutil.rmtree(root, ignore_errors=True)
 
 def summary(r:dict) -> str:
     return (f"kinds tried: {r['kinds']} ({r['classes']} classes), handled cleanly: {r['clean']}, crashed: {r['crashed']}, "
@@ -611,8 +593,10 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', help='write the results (hostile.json format) here')
     p.add_argument('--only', help='run only the cases whose kind or name contains this')
+    p.add_argument('--serve', action='store_true', help='answer case ids on stdin with JSON lines (for pytest)')
     a = p.parse_args()
     os.environ.update(ENV)
+    if a.serve: sys.exit(serve_cases())
     t0 = time.time()
     r = run_suite(a.only)
     print(summary(r) + f' ({time.time()-t0:.0f} s)')

@@ -169,3 +169,18 @@ def test_site_in_a_browser(site):
               'broken links and anchors': broken_links(site),
               '"Next:" text that names another page than the next link': next_text_mismatches(site)}
     if any(report.values()): pytest.fail('\n'.join(f'{k} ({len(v)}):\n  ' + '\n  '.join(v) for k, v in report.items() if v), pytrace=False)
+
+def test_contributing_map_names_real_functions():
+    "CONTRIBUTING.md's table of where things are: every module it names exists and holds every name in its row."
+    import importlib
+    text = (ROOT/'CONTRIBUTING.md').read_text()
+    sec = text[text.index('## Where things are'):]
+    sec = sec[:sec.index('\n## ', 3)]
+    rows = [r.split('|') for r in sec.splitlines() if r.startswith('| ') and not r.startswith('| step')]
+    assert len(rows) >= 10, sec
+    missing = [(n, mods) for r in rows for mods in [re.findall(r'`(\w+)` \(', r[2])] for n in re.findall(r'`(\w+)`', r[3])
+               if not any(hasattr(importlib.import_module(f'petbook.{m}'), n) for m in mods)]
+    assert not missing, missing
+    listed = {m for r in rows for m in re.findall(r'`(\w+)` \(', r[2])}
+    modules = {p.stem for p in (ROOT/'petbook').glob('*.py') if not p.stem.startswith('_')}
+    assert listed == modules, (modules - listed, listed - modules)

@@ -20,12 +20,13 @@ checkout has `../shared/realpets/oxford` beside it (`tests/realpets.py`), the no
 variable, nor a copy that `get_pets(download=False)` finds, nor a reachable download host, notebooks that call
 `get_pets()` are skipped with a message saying so.
 """
-import os, re, sys, io, contextlib
+import os, re
 from pathlib import Path
 import pytest
 from nbdev.config import get_config
 from nbdev import test as nbtest
 from fastcore.nbio import read_nb
+from nbdev.process import NBProcessor
 from realpets import find_realpets, pets_data_env, calls_get_pets
 
 cfg = get_config(Path(__file__).parent)
@@ -110,32 +111,21 @@ def drift(committed_nb, fresh_nb, ran:set) -> list:
         if a != b: res.append(_describe(i, old, a, b))
     return res
 
+def read_nb_processed(nb:Path) -> list:
+    "The code cells of `nb` with their directives parsed (`.directives_`), as nbdev's tests see them."
+    return [c for c in NBProcessor(nb, rm_directives=False, process=True).nb.cells if c.cell_type == 'code']
+
 def _calls_get_pets(nb:Path, ran=None) -> bool:
     "Whether a cell of `nb` that the test runs (all code cells if `ran` is None) calls `get_pets()` for its images."
     cells = ran if ran is not None else [c for c in read_nb(nb).cells if c.cell_type == 'code']
     return any(calls_get_pets(c.source) for c in cells)
 
-def _reachable(host:str, port:int) -> bool:
-    try: from petbook.data import reachable           # contract 3
-    except ImportError:
-        import socket
-        def reachable(host, port=443, timeout=3.0):
-            try:
-                with socket.create_connection((host, port), timeout=timeout): return True
-            except OSError: return False
-    return reachable(host, port)
-
 def pets_source() -> str|None:
-    "How `get_pets()` will find the photos in this process, in words; None when it cannot (no copy, no network)."
-    if d := os.environ.get('PETBOOK_DATA'): return f'$PETBOOK_DATA ({d})'
-    from petbook.data import get_pets, PetsNotFound
-    try: return f'a local copy ({get_pets(download=False)})'
-    except PetsNotFound: pass
-    from urllib.parse import urlsplit
-    from fastai.data.external import URLs
-    u = urlsplit(os.environ.get('PETBOOK_PETS_URL') or URLs.PETS)
-    port = u.port or (443 if u.scheme == 'https' else 80)
-    return f'a download from {u.hostname}' if _reachable(u.hostname, port) else None
+    "Where `get_pets()` will take the photos from in this process, in words (`petbook.data.pets_source`); None when nowhere."
+    from petbook.data import pets_source as source, PetsNotFound
+    try: kind, where = source()
+    except PetsNotFound: return None
+    return f'{kind}: {where}'
 
 def _made_with_realpets() -> bool:
     "Whether `get_pets()` gives, here, the photos the committed outputs were made with (`../shared/realpets/oxford`)."
@@ -143,22 +133,23 @@ def _made_with_realpets() -> bool:
     return bool(d and real) and Path(d).expanduser().resolve() in (real.resolve(), (real/'images').resolve())
 
 # ---- the test ------------------------------------------------------------------------------------------------
-SLOW_NBS = {'04_finetune', '05_visualize'}   # fine-tune on the 370 photos (minutes on a 2-core CPU): not in the quick tier
-@pytest.mark.parametrize('nb', [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NBS else p for p in NBS], ids=[p.stem for p in NBS])
-def test_notebook(nb, capfd, monkeypatch):
-    "Execute the notebook top to bottom (skipping flagged cells); fail on the first cell error, then on drift."
+SLOW_NBS = {'04_finetune', '05_visualize'}   # minutes on the 370 photos (2-core CPU): whole, in the full suite only;
+LONG = 'long'                                # the quick tier runs them without their `#| long` cells (the lesson's run)
+
+def _run(nb:Path, monkeypatch, skip:list=SKIP):
+    "Execute `nb` top to bottom (skipping flagged cells); fail on the first cell error, then on stale outputs."
     for k, v in pets_data_env().items(): monkeypatch.setenv(k, v)     # ../shared/realpets/oxford, when it is there
-    ran = nbtest.nb_test_cells(nb, SKIP, FORCE)
+    ran = nbtest.nb_test_cells(nb, skip, FORCE)
     uses_pets = _calls_get_pets(nb, ran)
     if uses_pets and pets_source() is None:
         pytest.skip(f'{nb.name} calls get_pets(), which has no photos here: no ../shared/realpets/oxford beside the '
                     f'checkout, PETBOOK_DATA not set, no local copy, no network. Set PETBOOK_DATA=/path/to/pets/images.')
     fresh = []
     monkeypatch.setattr(nbtest, 'write_nb', lambda nb_, fn: fresh.append(nb_))   # `save=True` hands us the outputs
-    ok, secs = nbtest.test_nb(nb, skip_flags=SKIP, force_flags=FORCE, basepath=cfg.config_path, showerr=True, save=True)
+    ok, secs = nbtest.test_nb(nb, skip_flags=skip, force_flags=FORCE, basepath=cfg.config_path, showerr=True, save=True)
     print(f'{nb.name}: {secs:.1f}s')
     assert ok, f'{nb.name} failed: see the traceback above'
-    if not DRIFT or not fresh: return
+    if not (DRIFT and fresh): return
     if uses_pets and not _made_with_realpets():
         print(f'{nb.name}: drift check skipped: get_pets() gave other photos ({pets_source()}) than the committed '
               f'outputs were made with (the 370 Oxford-IIIT photos)')
@@ -167,6 +158,17 @@ def test_notebook(nb, capfd, monkeypatch):
     assert not bad, (f'{nb.name}: committed outputs are stale (the code now gives different outputs). Re-run the '
                      f'notebook (jupyter nbconvert --to notebook --execute --inplace nbs/{nb.name}; nbdev-clean '
                      f'--fname nbs/{nb.name}) and commit it:\n' + '\n'.join(bad))
+
+@pytest.mark.parametrize('nb', [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NBS else p for p in NBS], ids=[p.stem for p in NBS])
+def test_notebook(nb, capfd, monkeypatch):
+    "Execute the notebook top to bottom (skipping flagged cells); fail on the first cell error, then on drift."
+    _run(nb, monkeypatch)
+
+@pytest.mark.parametrize('nb', [p for p in NBS if p.stem in SLOW_NBS], ids=[p.stem for p in NBS if p.stem in SLOW_NBS])
+def test_notebook_fast_checks(nb, capfd, monkeypatch):
+    "The slow notebooks without their `#| long` cells: every check that does not need the lesson's run (the quick tier's)."
+    assert any(LONG in (c.directives_ or {}) for c in read_nb_processed(nb)), f'{nb.name} has no `#| long` cell'
+    _run(nb, monkeypatch, SKIP + [LONG])
 
 def test_drift_check_catches_changes_and_ignores_noise():
     "The drift comparison flags a lost figure, a changed table or printed line, and ignores numbers, paths, timings."
@@ -217,7 +219,7 @@ def test_get_pets_notebook_skips_without_photos(tmp_path, capfd, monkeypatch):
     monkeypatch.setenv('PETBOOK_SHARED', str(tmp_path/'no-shared'))
     monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'fastai'))
     monkeypatch.delenv('PETBOOK_DATA', raising=False)
-    monkeypatch.setattr(sys.modules[__name__], '_reachable', lambda host, port: False)
+    monkeypatch.setattr('petbook.data.reachable', lambda host, port=443, timeout=3.0: False)   # offline
     with pytest.raises(pytest.skip.Exception, match='calls get_pets'):
         test_notebook(nb('uses.ipynb', 'from petbook.data import get_pets', 'path = get_pets()'), capfd, monkeypatch)
     test_notebook(nb('toy.ipynb', 'x = 1', 'print(x)'), capfd, monkeypatch)     # no get_pets(): it runs

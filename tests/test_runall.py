@@ -2,7 +2,7 @@
 and `slow` ones included, in a fresh process (`tests/runall_kernel.py`) where the development-only packages cannot
 be imported and only 127.0.0.1 is reachable.
 
-The network is simulated: a local HTTP server (`tests/pets_server.py`) serves a Pets-layout `oxford-iiit-pet.tgz`
+The network is simulated: a local HTTP server (`petbook.testing.serve`) serves a Pets-layout `oxford-iiit-pet.tgz`
 made at test time from `../shared/realpets/oxford` (370 photos). `get_pets()` is sent there with the variables a
 user has, `PETBOOK_PETS_URL` and `PETBOOK_PETS_CHECKS` (the archive's own size and md5, so the check stays on);
 `PETBOOK_DATA` is unset and `FASTAI_HOME` is a fresh folder, so the photos come through download → verify →
@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from fastcore.nbio import read_nb
 from realpets import find_realpets, calls_get_pets
-from pets_server import make_pets_tgz, serve, pets_env, archive_checks, PETS_NAME
+from petbook.testing import pets_tgz, serve, pets_env, archive_checks, PETS_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
@@ -50,7 +50,7 @@ needs_photos = pytest.mark.skipif(OXFORD is None, reason=
 @pytest.fixture(scope='session')
 def pets_archive(tmp_path_factory):
     "`oxford-iiit-pet.tgz` packed from ../shared/realpets/oxford (once a session)."
-    return make_pets_tgz(OXFORD, tmp_path_factory.mktemp('www'))
+    return pets_tgz(tmp_path_factory.mktemp('www'), photos=OXFORD)
 
 @pytest.fixture(scope='session')
 def pets_server(pets_archive):
