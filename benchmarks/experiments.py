@@ -1,7 +1,7 @@
 """The two long measurements of the experiments page (nbs/08a_experiments.ipynb), on a folder of Pets-named cat and dog photos.
 
-    python benchmarks/experiments.py --data DIR --overfit   # writes nbs/experiments_results/overfitting.json
-    python benchmarks/experiments.py --data DIR --curve     # appends what is missing to nbs/experiments_results/learning_curve.csv
+    python benchmarks/experiments.py --data DIR --overfit   # writes petbook/results/experiments/overfitting.json
+    python benchmarks/experiments.py --data DIR --curve     # appends what is missing to petbook/results/experiments/learning_curve.csv
 
 The committed results were measured on 2,000 Kaggle cat and dog photos (`Cat_<n>.jpg`, `dog_<n>.jpg`) on a 2-core
 CPU; each file records the photos (`--data-name`), the body and the machine. Delete a file to measure it again.
@@ -13,7 +13,7 @@ import torch
 from petbook.experiments import overfit_run, learning_curve
 from petbook.experiments import _machine
 
-RESULTS = Path(__file__).resolve().parents[1]/'nbs'/'experiments_results'
+RESULTS = Path(__file__).resolve().parents[1]/'petbook'/'results'/'experiments'
 
 def overfit(path:Path, name:str, out:Path):
     "The overfitting run (`overfit_run`'s defaults), with the photos and the machine it ran on."

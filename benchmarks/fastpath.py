@@ -1,7 +1,7 @@
 """The book's recipe vs petbook's fast data path (`petbook.fastdata`), side by side in one process.
 
 Both fine-tune the same architecture on the same files with the same split; printed and written to
-`benchmarks/results/<machine>[-tag].json`: wall time per phase (data setup or decode, each epoch, total),
+`petbook/results/fastpath/<machine>[-tag].json`: wall time per phase (data setup or decode, each epoch, total),
 images/s, peak GPU memory (CUDA) and the final error rate. It also times the model's arithmetic alone (raw PyTorch
 steps on random tensors already on the device, bf16 + channels_last on CUDA) and says how far the fast path's fit
 is from that limit.
@@ -177,7 +177,7 @@ def main(argv=None):
     p.add_argument('--no-compute-limit', dest='compute_limit', action='store_false',
                    help="skip timing the model's arithmetic alone (raw steps on random tensors)")
     p.add_argument('--tag', default=None, help='appended to the results file name')
-    p.add_argument('--out', type=Path, default=Path(__file__).parent/'results')
+    p.add_argument('--out', type=Path, default=Path(__file__).resolve().parents[1]/'petbook'/'results'/'fastpath')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     if a.workers is None: a.workers = defaults.cpus

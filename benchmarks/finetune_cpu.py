@@ -1,6 +1,6 @@
 """Measure petbook's fine-tuning recipe against fastai's stock `fine_tune` and a from-scratch net, on real photos, on CPU.
 
-    python benchmarks/finetune_cpu.py --data catsdogs=DIR --data oxford=DIR:breed [--out benchmarks/finetune_cpu.json]
+    python benchmarks/finetune_cpu.py --data catsdogs=DIR --data oxford=DIR:breed [--out petbook/results/finetune_cpu.json]
                                       [--threads 2] [--runs catsdogs:petbook,...]
 
 Each run: fresh `pets_dls(path, label, size=224, valid_pct=0.2, seed=42, num_workers=0)`, `set_seed(42)`, then
@@ -54,7 +54,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', type=data_arg, action='append', required=True, metavar='NAME=DIR[:LABEL]',
                     help="a folder of Pets-named photos, the name the runs give it, and the label ('species' or 'breed')")
-    ap.add_argument('--out', default=str(Path(__file__).with_suffix('.json')))
+    ap.add_argument('--out', default=str(Path(__file__).resolve().parents[1]/'petbook'/'results'/'finetune_cpu.json'))
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--runs', default='catsdogs:petbook,catsdogs:stock,oxford:petbook,oxford:stock,oxford:scratch,catsdogs:scratch')
     a = ap.parse_args()

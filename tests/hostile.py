@@ -14,7 +14,7 @@ import costs 10 s or more on a small CPU; paid once, not once per case). Each ch
 like a fresh interpreter. Cases marked `fresh` run the `petbook` command itself, a new interpreter per run.
 Archives go through `petbook.data.safe_extract` directly.
 
-    python tests/hostile.py --out nbs/results/hostile.json     # all cases; writes the results
+    python tests/hostile.py --out petbook/results/hostile.json    # all cases; writes the results
     python tests/hostile.py --only model                       # the cases whose kind or name contains 'model'
     pytest tests/test_hostile.py -n 2                          # each case its own test, on two workers
 

@@ -5,8 +5,8 @@ the small model the model-file cases start from), then asks it for one case per 
 as before: a child process under a memory cap, a file-size cap and a timeout. A case passes when it is handled
 cleanly: no crash, no silently wrong result, nothing lost.
 
-`nbs/results/hostile.json` (the reliability page prints its counts) must list exactly these cases, all clean;
-refresh it with `python tests/hostile.py --out nbs/results/hostile.json`.
+`petbook/results/hostile.json` (the reliability page prints its counts) must list exactly these cases, all clean;
+refresh it with `python tests/hostile.py --out petbook/results/hostile.json`.
 """
 import os, sys, json, select, subprocess, tempfile
 from pathlib import Path
@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT/'tests'))
 import hostile
 
 CASE_IDS = [hostile.case_id(c) for c in hostile.CASES]
-COMMITTED = ROOT/'nbs'/'results'/'hostile.json'
+COMMITTED = ROOT/'petbook'/'results'/'hostile.json'
 
 @pytest.fixture(scope='session')
 def ask():
@@ -43,7 +43,7 @@ def test_case_ids_are_unique():
 
 def test_committed_results_are_these_cases_all_clean():
     r = json.loads(COMMITTED.read_text())
-    assert [f"{c['kind']}: {c['name']}" for c in r['cases']] == CASE_IDS, 'refresh nbs/results/hostile.json'
+    assert [f"{c['kind']}: {c['name']}" for c in r['cases']] == CASE_IDS, 'refresh petbook/results/hostile.json'
     assert (r['kinds'], r['clean'], r['crashed'], r['wrong'], r['lost']) == (len(CASE_IDS), len(CASE_IDS), 0, 0, 0)
     assert r['classes'] == len({c.kind for c in hostile.CASES})
 
