@@ -48,6 +48,7 @@ def pytest_collection_modifyitems(config, items):
     for it in short: (halves[0] if len(halves[0]) < len(items)//2 else halves[1]).append(it)
     items[:] = halves[0] + halves[1]
 
+@pytest.hookimpl(optionalhook=True)   # only pytest-xdist (`-n`) defines this hook
 def pytest_xdist_make_scheduler(config, log):
     "With `-n`, an idle worker takes half of a busy one's queue (xdist's `worksteal`), so the long tests above spread out."
     from xdist.scheduler import WorkStealingScheduling
