@@ -348,7 +348,7 @@ def test_setup_cell_installs_on_kaggle_keeping_torch(monkeypatch, capsys):
     calls, constraints, out, err = _run_setup(monkeypatch, capsys, {'KAGGLE_KERNEL_RUN_TYPE': 'Interactive'})
     assert err is None and len(calls) == 1, (calls, err)
     cmd = calls[0]
-    assert cmd[1:4] == ['-m', 'pip', 'install'] and 'nbdev' in cmd and any(a.startswith('git+https://github.com/') for a in cmd)
+    assert cmd[1:4] == ['-m', 'pip', 'install'] and 'nbdev>=3' in cmd and any(a.startswith('git+https://github.com/') for a in cmd)
     assert not any(re.match(r'(torch|torchvision)\b', a) for a in cmd), f'the pip command names torch: {cmd}'
     assert '--upgrade' not in cmd and '-U' not in cmd
     assert f'torch=={version("torch")}' in constraints[0].split(), constraints

@@ -38,8 +38,9 @@ def badge_md(nb_name:str, repo:str=None, branch:str='main') -> str:
             f'[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://{blob})')
 
 def setup_src(repo:str=None) -> str:
-    """The first code cell. On Colab or Kaggle (and only there) it pip-installs petbook from `repo` and nbdev (the one
-    development package the notebooks use: `show_doc` and the closing export cell) when either is missing, with the
+    """The first code cell. On Colab or Kaggle (and only there) it pip-installs petbook from `repo` and nbdev 3 (the one
+    development package the notebooks use: `show_doc` and the closing export cell; an unpinned nbdev lets pip pick nbdev 2
+    beside an old fastcore) when either is missing, with the
     runtime's own torch and torchvision held at their installed versions by a pip constraint, so pip can never
     replace them (petbook's requirements, `torch>=2.1`, are already met there). Kaggle with the internet off gets the
     setting to change. Everywhere it says which petbook and torch run and whether there is a GPU; elsewhere it
@@ -54,7 +55,7 @@ if ('google.colab' in sys.modules or 'KAGGLE_KERNEL_RUN_TYPE' in os.environ) and
     try: socket.create_connection(('{host}', 443), timeout=5).close()
     except OSError: raise RuntimeError('No internet, so petbook cannot be installed. Kaggle: Settings → Internet → On, then run this cell again.') from None
     with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f: f.writelines(f'{{p}}=={{im.version(p)}}\\n' for p in ('torch', 'torchvision') if iu.find_spec(p))
-    if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c', f.name, 'git+{repo}', 'nbdev']).returncode:
+    if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c', f.name, 'git+{repo}', 'nbdev>=3']).returncode:
         raise RuntimeError('pip could not install petbook: see its message above.')
     importlib.invalidate_caches()
 import torch, petbook
