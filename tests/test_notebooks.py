@@ -26,7 +26,6 @@ import pytest
 from nbdev.config import get_config
 from nbdev import test as nbtest
 from fastcore.nbio import read_nb
-from nbdev.process import NBProcessor
 from realpets import find_realpets, pets_data_env, calls_get_pets
 
 cfg = get_config(Path(__file__).parent)
@@ -111,10 +110,6 @@ def drift(committed_nb, fresh_nb, ran:set) -> list:
         if a != b: res.append(_describe(i, old, a, b))
     return res
 
-def read_nb_processed(nb:Path) -> list:
-    "The code cells of `nb` with their directives parsed (`.directives_`), as nbdev's tests see them."
-    return [c for c in NBProcessor(nb, rm_directives=False, process=True).nb.cells if c.cell_type == 'code']
-
 def _calls_get_pets(nb:Path, ran=None) -> bool:
     "Whether a cell of `nb` that the test runs (all code cells if `ran` is None) calls `get_pets()` for its images."
     cells = ran if ran is not None else [c for c in read_nb(nb).cells if c.cell_type == 'code']
@@ -167,7 +162,7 @@ def test_notebook(nb, capfd, monkeypatch):
 @pytest.mark.parametrize('nb', [p for p in NBS if p.stem in SLOW_NBS], ids=[p.stem for p in NBS if p.stem in SLOW_NBS])
 def test_notebook_fast_checks(nb, capfd, monkeypatch):
     "The slow notebooks without their `#| long` cells: every check that does not need the lesson's run (the quick tier's)."
-    assert any(LONG in (c.directives_ or {}) for c in read_nb_processed(nb)), f'{nb.name} has no `#| long` cell'
+    assert any(LONG in (c.directives_ or {}) for c in nbtest.nb_test_cells(nb)), f'{nb.name} has no `#| long` cell'
     _run(nb, monkeypatch, SKIP + [LONG])
 
 def test_drift_check_catches_changes_and_ignores_noise():
