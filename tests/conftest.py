@@ -6,7 +6,7 @@ if (n := int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1))) > 1:   # pytest-xd
     import torch
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // n))
 
-# ---- "Run all" times (tests/test_runall.py records them with `record_property('runall', ...)`) -------------------
+# ---- "Run all" times (tests/test_runtimes.py and tests/test_runall.py record them with `record_property('runall', ...)`) -------------------
 # Reports reach this hook in the main process, with pytest-xdist too; the table is printed at the end of the run
 # and, when PETBOOK_RUNALL_TIMES names a file, written there as JSON.
 _RUNALL = []
@@ -18,9 +18,11 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _RUNALL: return
     tr = terminalreporter
-    tr.section('"Run all": seconds per notebook (tests/test_runall.py)')
+    tr.section('"Run all": seconds per notebook (tests/test_runtimes.py: per runtime profile; tests/test_runall.py: case B)')
     rows = sorted(_RUNALL, key=lambda r: (r['case'], r['nb']))
-    for r in rows: tr.write_line(f"  case {r['case']}  {r['nb']:<16} {r['seconds'] if r['seconds'] is not None else '-':>7}s  {'ok' if r['ok'] else 'FAILED'}")
+    for r in rows:
+        cells = f"  {r['ran']:3} of {r['cells']:3} cells run, {r['failed']} failed" if 'cells' in r else ''
+        tr.write_line(f"  case {r['case']:<6} {r['nb']:<16} {r['seconds'] if r['seconds'] is not None else '-':>7}s{cells}  {'ok' if r['ok'] else 'FAILED'}")
     for case in sorted({r['case'] for r in rows}):
         tr.write_line(f"  case {case}  total {sum(r['seconds'] or 0 for r in rows if r['case'] == case):.0f}s")
     if out := os.environ.get('PETBOOK_RUNALL_TIMES'):

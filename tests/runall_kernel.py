@@ -15,10 +15,11 @@ The first cell that raises stops the run (exit status 1). `--until-training` sto
 'petbook': where it was imported from, 'bodies': [{'idx', 'var', 'arch', 'params', ...}]}`, `bodies` describing,
 right after its cell ran, each learner made by `pets_learner(dls)` with the body left to petbook.
 """
-import argparse, builtins, errno, importlib, json, os, re, socket, sys, time, traceback
+import argparse, builtins, importlib, json, os, re, sys, time, traceback
 from pathlib import Path
 from execnb.shell import CaptureShell
 from fastcore.nbio import read_nb, write_nb
+from netguard import install_network_guard
 
 # petbook's `dev` extras (and what they bring) that `pip install petbook nbdev` does not install
 BLOCKED = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright', 'jupyterlab', 'jupytext'}
@@ -55,27 +56,6 @@ def install_import_blocker():
             raise ModuleNotFoundError(f"No module named '{name}' (development-only: a notebook may not import it)", name=name)
         return real(name, globals, locals, fromlist, level)
     builtins.__import__ = guarded
-
-def _local(host) -> bool:
-    h = host.decode() if isinstance(host, bytes) else str(host)
-    return h in ('localhost', '::1', '') or h.startswith('127.')
-
-def install_network_guard():
-    "Only 127.0.0.1 is reachable: other names don't resolve and connections to other addresses fail at once."
-    real_gai, real_connect, real_connect_ex = socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex
-    def getaddrinfo(host, *a, **kw):
-        if host is not None and not _local(host):
-            raise socket.gaierror(socket.EAI_NONAME, f'{host}: no network here (only 127.0.0.1 is reachable)')
-        return real_gai(host, *a, **kw)
-    def _check(sock, addr):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _local(addr[0]):
-            raise OSError(errno.ENETUNREACH, f'{addr[0]}: no network here (only 127.0.0.1 is reachable)')
-    def connect(self, addr): _check(self, addr); return real_connect(self, addr)
-    def connect_ex(self, addr):
-        try: _check(self, addr)
-        except OSError as e: return e.errno
-        return real_connect_ex(self, addr)
-    socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex = getaddrinfo, connect, connect_ex
 
 def default_learner_calls(src:str) -> list:
     "For each `pets_learner(dls)` call in `src` that leaves the body to petbook (one argument, no `arch`): the name it is assigned to, or None."

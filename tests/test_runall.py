@@ -1,6 +1,7 @@
-""""Run all" as on a stock Colab/Kaggle runtime: every cell of each lesson notebook (00–06), hidden, `eval: false`
-and `slow` ones included, in a fresh process (`tests/runall_kernel.py`) where the development-only packages cannot
-be imported and only 127.0.0.1 is reachable.
+""""Run all" with the book's body, the Kaggle inputs, and static checks over the notebooks. (Each lesson notebook alone
+in an empty folder, installed from the wheel into a Colab-like and a Kaggle-like runtime: tests/test_runtimes.py.)
+Case B runs in a fresh process (`tests/runall_kernel.py`) where the development-only packages cannot be imported and
+only 127.0.0.1 is reachable.
 
 The network is simulated: a local HTTP server (`petbook.testing.serve`) serves a Pets-layout `oxford-iiit-pet.tgz`
 made at test time from `../shared/realpets/oxford` (370 photos). `get_pets()` is sent there with the variables a
@@ -8,8 +9,6 @@ user has, `PETBOOK_PETS_URL` and `PETBOOK_PETS_CHECKS` (the archive's own size a
 `PETBOOK_DATA` is unset and `FASTAI_HOME` is a fresh folder, so the photos come through download → verify →
 safe extract.
 
-- **Case A** (every lesson notebook): no resnet34 weights reachable (an empty `TORCH_HOME`, no network), so
-  `pets_learner(dls)` falls back to EfficientNet-Lite0 with its packaged ImageNet weights; no cell may raise.
 - **Case B** (the book's body): `TORCH_HOME` holds random resnet34 weights under torchvision's file name, so
   `pets_learner(dls)` picks resnet34 and says so; notebook 03, and 04 up to its first training cell, run with it.
 - **Case C** (Kaggle): `/kaggle/input`-style folders under a temporary root; `get_pets()` finds them, no download.
@@ -21,11 +20,9 @@ printed at the end of the run (and written as JSON to `$PETBOOK_RUNALL_TIMES` wh
 
 Settings: `PETBOOK_RUNALL_TIMEOUT` (seconds one notebook may take, default 900); `PETBOOK_RUNALL_ENV`, space-separated
 `NAME=value` pairs added to every notebook's environment, for the knobs a user has (nothing else is set for speed);
-under pytest-xdist each notebook gets `OMP_NUM_THREADS` = cores / workers unless it is set; `PETBOOK_RUNALL_DRIFT=1`
-makes case A compare each notebook's outputs with its committed ones as tests/test_notebooks.py does (the same 370
-photos, the same body), so that the lesson notebooks need not run twice in CI.
+under pytest-xdist each notebook gets `OMP_NUM_THREADS` = cores / workers unless it is set.
 """
-import ast, json, os, re, subprocess, sys, textwrap
+import ast, json, os, re, subprocess, sys
 from pathlib import Path
 import pytest
 from fastcore.nbio import read_nb
@@ -41,7 +38,6 @@ OXFORD = find_realpets('oxford')
 NB_TIMEOUT = int(os.environ.get('PETBOOK_RUNALL_TIMEOUT', '900'))   # seconds one notebook may take
 R34_FILE = 'resnet34-b627a593.pth'                      # torchvision's file name for ResNet34_Weights.IMAGENET1K_V1
 SETUP_MARK = '# petbook setup:'
-RUNALL_DRIFT = os.environ.get('PETBOOK_RUNALL_DRIFT') == '1'   # case A also checks committed outputs (test_notebooks' drift)
 
 needs_photos = pytest.mark.skipif(OXFORD is None, reason=
     'no ../shared/realpets/oxford beside the checkout: the "Run all" test serves those photos as the Pets download')
@@ -130,36 +126,6 @@ def check_bodies(res, want:str, nb:Path):
         if b.get('arch'): assert b['arch'] == want, f"{nb.name} cell {b['idx']}: pets_learner(dls) made a {b['arch']} body ({b['params']:,} parameters), not {want}"
         out = _text(cells[b['idx']])
         assert re.search(said, out), f"{nb.name} cell {b['idx']}: pets_learner(dls) printed no line naming {want}: {out[:300]!r}"
-
-def check_download(tmp:Path, archive:Path, srv, fetched_before:int):
-    "The photos came through download → verify → safe extract into FASTAI_HOME."
-    got = tmp/'fastai'/'archive'/archive.name
-    assert srv.fetched[f'/{archive.name}'] > fetched_before, 'get_pets() did not download the archive from the local server'
-    assert got.is_file(), f'no downloaded archive in FASTAI_HOME/archive ({got})'
-    assert archive_checks(got) == archive_checks(archive), 'the archive in FASTAI_HOME differs from the one served'
-    images = tmp/'fastai'/'data'/PETS_NAME/'images'
-    n_src = sum(1 for p in OXFORD.iterdir() if p.suffix.lower() == '.jpg')
-    assert images.is_dir() and sum(1 for _ in images.glob('*.jpg')) == n_src, f'{images}: not the {n_src} photos served'
-    assert not list((tmp/'fastai'/'data').glob('.*partial*')), 'a partial extraction was left behind'
-
-# ---- Case A: every lesson notebook, the offline body ------------------------------------------------------------
-@pytest.mark.slow
-@needs_photos
-@pytest.mark.parametrize('nb', LESSONS, ids=[p.stem for p in LESSONS])
-def test_run_all_offline_body(nb, pets_archive, pets_server, tmp_path, record_property):
-    "Case A: the Pets download served on 127.0.0.1, no resnet34 weights reachable → Lite0; every cell runs."
-    (tmp_path/'torch').mkdir()
-    before = pets_server.fetched[f'/{pets_archive.name}']
-    res = run_notebook(nb, tmp_path, tmp_path/'torch', pets_env(pets_server, pets_archive), record=record_property, label='A')
-    ran = [c for c in res['nb'].cells if c.cell_type == 'code']
-    if any(calls_get_pets(c.source) for c in ran): check_download(tmp_path, pets_archive, pets_server, before)
-    check_bodies(res, 'efficientnet_lite0', nb)
-    if nb.stem.startswith('03'): assert res['bodies'], f'{nb.name}: no cell calls pets_learner(dls) (the body left to petbook)'
-    assert not list((tmp_path/'torch').rglob('*.pth')), 'resnet34 weights appeared in the empty torch cache'
-    if RUNALL_DRIFT:       # the same 370 photos (downloaded) and the same body as the committed outputs: compare them
-        from test_notebooks import drift
-        bad = drift(read_nb(nb), res['nb'], {c['idx'] for c in res['cells']})
-        assert not bad, f'{nb.name}: committed outputs differ from this "Run all":\n' + '\n'.join(bad)
 
 # ---- Case B: the book's resnet34 (random weights in the hub cache) ----------------------------------------------
 B_CASES = [p for p in LESSONS if p.stem.startswith(('03', '04'))]
@@ -318,15 +284,19 @@ sys.path.insert(0, str(ROOT/'tools'))
 import nb_header
 from importlib.util import find_spec as _REAL_FIND_SPEC
 
-def _run_setup(monkeypatch, capsys, env:dict, missing=('petbook',), online=True):
-    "Run the setup cell's code here with pip, the network and the installed packages faked; (pip commands, constraints, output)."
-    import socket, subprocess as sp, importlib.util as iu
-    calls, constraints = [], []
+def _run_setup(monkeypatch, capsys, env:dict, missing=('petbook',), online=True, pip_fails=False, versions=None, after=None):
+    """Run the setup cell's code here with pip, the network and the installed packages faked; (pip commands, constraints,
+    output, error). `versions`: faked installed versions ({name: version}), changed to `after`'s once pip ran."""
+    import socket, subprocess as sp, importlib.util as iu, importlib.metadata as im
+    calls, constraints, vers = [], [], dict(versions or {})
     def fake_run(cmd, *a, **kw):
         calls.append(cmd)
         if '-c' in cmd: constraints.append(Path(cmd[cmd.index('-c')+1]).read_text())
-        class R: returncode = 0
+        vers.update(after or {})
+        class R: returncode, stdout, stderr = (1, '', 'ERROR: No matching distribution found for fastai>=2.8.12') if pip_fails else (0, '', '')
         return R()
+    real_version = im.version
+    monkeypatch.setattr(im, 'version', lambda p: vers.get(p) or real_version(p))
     def fake_conn(addr, *a, **kw):
         if not online: raise OSError(101, 'Network is unreachable')
         class S:
@@ -358,10 +328,36 @@ def test_setup_cell_kaggle_offline_names_the_setting(monkeypatch, capsys):
     calls, _, out, err = _run_setup(monkeypatch, capsys, {'KAGGLE_KERNEL_RUN_TYPE': 'Interactive'}, online=False)
     assert not calls and err and 'Settings → Internet → On' in err, (calls, err)
 
+def test_setup_cell_shows_pips_error(monkeypatch, capsys):
+    "A failing pip install stops the cell with pip's own message (the install itself is quiet)."
+    calls, _, out, err = _run_setup(monkeypatch, capsys, {'KAGGLE_KERNEL_RUN_TYPE': 'Interactive'}, pip_fails=True)
+    assert len(calls) == 1 and '-q' in calls[0] and err and 'No matching distribution found for fastai' in err, err
+
+def test_setup_cell_stops_on_an_untested_mix(monkeypatch, capsys):
+    "An old fastai beside petbook stops the cell with the command that fixes it; an upgrade under an imported fastai asks for a restart."
+    _, _, out, err = _run_setup(monkeypatch, capsys, {}, missing=(), versions=dict(fastai='2.8.7', fastcore='2.2.41'))
+    assert err and "fastai 2.8.7 with fastcore 2.2.41" in err and "pip install -U 'fastai>=2.8.12'" in err, err
+    monkeypatch.setitem(sys.modules, 'fastai', sys.modules.get('fastai') or type(sys)('fastai'))
+    _, _, out, err = _run_setup(monkeypatch, capsys, {'KAGGLE_KERNEL_RUN_TYPE': 'Interactive'},
+                                versions=dict(fastai='2.8.4'), after=dict(fastai='2.8.12'))
+    assert err and 'restart the runtime' in err, err
+    _, _, out, err = _run_setup(monkeypatch, capsys, {'KAGGLE_KERNEL_RUN_TYPE': 'Interactive'}, versions=dict(fastai='2.8.12'))
+    assert err is None and 'installed petbook and nbdev with pip' in out, (out, err)
+
+def test_setup_cell_warns_training_notebooks_on_a_cpu(monkeypatch, capsys):
+    "Without a GPU, a notebook that trains says what one `fine_tune(1)` took on a CPU, from the shipped results."
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    exec(compile(nb_header.setup_src(trains=True), 'setup-cell', 'exec'), {'__name__': '__main__'})
+    out = capsys.readouterr().out
+    r = next(r for r in json.loads((ROOT/'petbook'/'results'/'finetune_cpu.json').read_text())['runs'] if r['recipe'] == 'stock' and r['dataset'] == 'catsdogs')
+    assert f"took {r['wall_s']/60:.0f} min for {r['n_train'] + r['n_valid']:,} photos" in out, out
+    assert nb_header.trains(json.loads((ROOT/'nbs'/'04_finetune.ipynb').read_text())) and not nb_header.trains(json.loads((ROOT/'nbs'/'01_labels.ipynb').read_text()))
+
 def test_setup_cell_elsewhere_installs_nothing(monkeypatch, capsys):
     "Here (not Colab/Kaggle), and on Colab once petbook and nbdev are there: nothing installed, only the report."
     calls, _, out, err = _run_setup(monkeypatch, capsys, {})
-    assert not calls and err is None and re.search(r'petbook \S+, torch \S+;', out), (calls, out)
+    assert not calls and err is None and re.search(r'petbook \S+, torch \S+, fastai \S+;', out), (calls, out)
     monkeypatch.setitem(sys.modules, 'google.colab', type(sys)('google.colab'))
     calls, _, out, err = _run_setup(monkeypatch, capsys, {}, missing=())
     assert not calls and err is None, calls

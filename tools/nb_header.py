@@ -37,30 +37,59 @@ def badge_md(nb_name:str, repo:str=None, branch:str='main') -> str:
     return (f'[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/{blob.replace("github.com/", "github/", 1)})\n'
             f'[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://{blob})')
 
-def setup_src(repo:str=None) -> str:
-    """The first code cell. On Colab or Kaggle (and only there) it pip-installs petbook from `repo` and nbdev 3 (the one
-    development package the notebooks use: `show_doc` and the closing export cell; an unpinned nbdev lets pip pick nbdev 2
-    beside an old fastcore) when either is missing, with the
-    runtime's own torch and torchvision held at their installed versions by a pip constraint, so pip can never
-    replace them (petbook's requirements, `torch>=2.1`, are already met there). Kaggle with the internet off gets the
-    setting to change. Everywhere it says which petbook and torch run and whether there is a GPU; elsewhere it
-    installs nothing, so running it again, or here, is harmless."""
-    repo = repo or repo_url()
-    host = re.match(r'https?://([^/]+)', repo).group(1)
+TRAIN_CALL = re.compile(r'(?<!def )\b(fine_tune_pets|fine_tune|fit_one_cycle)\(')
+def tested_fastai(root:Path=ROOT) -> tuple:
+    "The lowest fastai petbook declares (pyproject.toml `fastai>=…`): the one it is tested with; older ones break beside fastcore 2."
+    return tuple(map(int, re.search(r'"fastai>=([\d.]+)', (root/'pyproject.toml').read_text()).group(1).split('.')))
+PETS_PHOTOS = 7390                      # photos in the full Oxford-IIIT Pets download
+
+def cpu_time_note(root:Path=ROOT) -> str:
+    "What one `fine_tune(1)` took on a CPU, from the measured results petbook ships (petbook/results/finetune_cpu.json)."
+    res = json.loads((root/'petbook'/'results'/'finetune_cpu.json').read_text())
+    r = next(r for r in res['runs'] if r['recipe'] == 'stock' and r['dataset'] == 'catsdogs')
+    n, hw = r['n_train'] + r['n_valid'], res['hardware']
+    return (f"fine_tune(1) took {r['wall_s']/60:.0f} min for {n:,} photos with EfficientNet-Lite0 on a {hw['cpus']}-core CPU; "
+            f"the full Pets has {PETS_PHOTOS:,} and resnet34 is slower still")
+
+def setup_src(repo:str=None, trains:bool=False, root:Path=ROOT) -> str:
+    """The first code cell. On Colab or Kaggle (and only there) it pip-installs petbook from `repo` (or from
+    `$PETBOOK_INSTALL`, a wheel or any pip requirement, when set) and nbdev 3 (the one development package the notebooks
+    use: `show_doc` and the closing export cell) when either is missing, quietly, showing pip's own message if it
+    fails; the runtime's torch and torchvision are held at their installed versions by a pip constraint, so pip never
+    replaces them. petbook's requirement `fastai>=2.8.12` lets pip upgrade an older fastai together with fastcore, and a
+    fastai older than that stops the cell with the command that fixes it; so does a fastai or fastcore imported before
+    the install changed it (the running kernel still has the old one). Kaggle with the internet off gets the setting to
+    change. Everywhere it says which petbook and torch run and whether there is a GPU; in a notebook that trains
+    (`trains`), no GPU adds what training took on a CPU. Elsewhere it installs nothing: running it again, or here, is
+    harmless."""
+    repo = repo or repo_url(root)
+    fa = tested_fastai(root); low = '.'.join(map(str, fa))
+    cpu = (f"'no GPU, so training runs on the CPU: {cpu_time_note(root)}. " if trains else "'no GPU, so training runs on the CPU (slow). ")
     return f'''#| code-fold: true
 #| code-summary: "Setup: on Colab or Kaggle, installs petbook; says whether there is a GPU"
 {SETUP_MARK} on Colab or Kaggle, installs petbook and nbdev (the runtime's torch is kept as it is); elsewhere it only prints
-import os, sys, socket, subprocess, tempfile, importlib, importlib.util as iu, importlib.metadata as im
+import os, re, sys, socket, subprocess, tempfile, importlib, importlib.util as iu, importlib.metadata as im
 if ('google.colab' in sys.modules or 'KAGGLE_KERNEL_RUN_TYPE' in os.environ) and not (iu.find_spec('petbook') and iu.find_spec('nbdev')):
-    try: socket.create_connection(('{host}', 443), timeout=5).close()
+    try: socket.create_connection(('pypi.org', 443), timeout=5).close()
     except OSError: raise RuntimeError('No internet, so petbook cannot be installed. Kaggle: Settings → Internet → On, then run this cell again.') from None
     with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f: f.writelines(f'{{p}}=={{im.version(p)}}\\n' for p in ('torch', 'torchvision') if iu.find_spec(p))
-    if subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c', f.name, 'git+{repo}', 'nbdev>=3']).returncode:
-        raise RuntimeError('pip could not install petbook: see its message above.')
+    before = {{p: im.version(p) for p in ('fastai', 'fastcore') if p in sys.modules}}
+    pip = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c', f.name, os.environ.get('PETBOOK_INSTALL', 'git+{repo}'), 'nbdev>=3'], capture_output=True, text=True)
+    if pip.returncode: raise RuntimeError(f'pip could not install petbook:\\n{{pip.stdout[-2000:]}}{{pip.stderr[-3000:]}}')
     importlib.invalidate_caches()
+    if any(im.version(p) != v for p, v in before.items()): raise RuntimeError('The install upgraded fastai/fastcore, already imported: restart the runtime (Colab: Runtime → Restart session) and run this cell again.')
+    print('installed petbook and nbdev with pip')
+if tuple(map(int, re.findall(r'\\d+', im.version('fastai'))[:3])) < {fa}:
+    raise RuntimeError(f"fastai {{im.version('fastai')}} with fastcore {{im.version('fastcore')}} is a mix petbook is not tested with (older fastai breaks beside fastcore 2): pip install -U 'fastai>={low}', then restart the runtime.")
 import torch, petbook
-print(f'petbook {{petbook.__version__}}, torch {{torch.__version__}};', f'GPU: {{torch.cuda.get_device_name(0)}}' if torch.cuda.is_available() else
-      'no GPU, so training runs on the CPU (slow). Colab: Runtime → Change runtime type → GPU; Kaggle: Settings → Accelerator → GPU')'''
+print(f'petbook {{petbook.__version__}}, torch {{torch.__version__}}, fastai {{im.version("fastai")}};', f'GPU: {{torch.cuda.get_device_name(0)}}' if torch.cuda.is_available() else
+      {cpu}Colab: Runtime → Change runtime type → GPU; Kaggle: Settings → Accelerator → GPU')'''
+
+def trains(nb:dict) -> bool:
+    "Whether a notebook trains a network in a cell of its own (not an exported definition)."
+    src = lambda c: ''.join(c['source'])
+    return any(c['cell_type'] == 'code' and not src(c).lstrip().startswith('#| export') and TRAIN_CALL.search(src(c))
+               and SETUP_MARK not in src(c) for c in nb['cells'])
 
 def _lines(s): return s.splitlines(True)
 
@@ -91,7 +120,7 @@ def apply(nb_path:Path, repo:str=None, clean:bool=True, run:bool=False) -> bool:
     elif src(cells[bi]) != want_badge: cells[bi]['source'] = _lines(want_badge)
     si = next((i for i, c in enumerate(cells) if c['cell_type'] == 'code' and SETUP_MARK in src(c)), None)
     if has_code:
-        want = setup_src(repo)
+        want = setup_src(repo, trains=trains(nb))
         if si is None: cells.insert(bi + 1, _cell('code', want)); si = bi + 1
         elif src(cells[si]) != want: cells[si]['source'] = _lines(want); cells[si]['outputs'] = []; cells[si]['execution_count'] = None
         if run and not cells[si]['outputs']: cells[si]['outputs'] = run_setup(want, nb_path.parent)
