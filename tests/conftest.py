@@ -30,9 +30,13 @@ def pytest_terminal_summary(terminalreporter):
 
 # ---- the longest tests first, so that two workers finish together (longest-processing-time-first scheduling) ----------
 # Seconds measured on a 2-core CPU; a test not listed counts as short. Only the order changes, never what runs.
-LONG = {'test_run_all_offline_body[05_visualize]': 330, 'test_notebook[05_visualize]': 240, 'test_run_all_offline_body[04_finetune]': 190,
-        'test_notebook[04_finetune]': 160, 'test_run_all_book_body[04_finetune]': 150, 
-        'test_notebook[06_upload]': 115, 'test_run_all_offline_body[06_upload]': 113, 'test_train_predict_visualize': 60,
+LONG = {'test_notebook_in_runtime[colab-05_visualize]': 367, 'test_notebook_in_runtime[kaggle-05_visualize]': 365,
+        'test_notebook_in_runtime[colab-04_finetune]': 319, 'test_notebook_in_runtime[kaggle-04_finetune]': 307,
+        'test_notebook[05_visualize]': 240, 'test_notebook_in_runtime[kaggle-02b_fastlearn]': 200, 'test_notebook_in_runtime[colab-06_upload]': 198,
+        'test_notebook_in_runtime[kaggle-06_upload]': 187, 'test_notebook_in_runtime[colab-02b_fastlearn]': 144,
+        'test_notebook[04_finetune]': 160, 'test_run_all_book_body[04_finetune]': 150, 'test_notebook_in_runtime[colab-03_learner]': 66,
+        'test_notebook_in_runtime[kaggle-03_learner]': 66, 'test_notebook[06_upload]': 115, 'test_train_predict_visualize': 60,
+        'test_notebook_in_runtime[colab-02_dataloaders]': 49, 'test_notebook_in_runtime[kaggle-02_dataloaders]': 49,
         'test_notebook[07_cli]': 50, 'test_readme_is_index_rendered': 36, 'test_site_in_a_browser': 35, 'test_demo_report': 28,
         'test_notebook[02b_fastlearn]': 23, 'test_notebook_fast_checks[04_finetune]': 26, 'test_notebook_fast_checks[05_visualize]': 23, 'test_notebook[07a_report]': 18}
 
@@ -42,6 +46,12 @@ def pytest_collection_modifyitems(config, items):
     to the other, each from its front, and an idle worker takes from the end of a busy one's queue. So the long tests are
     split between the halves by greedy longest-first (each to the half with less work), each half starts with its long
     tests, and the short ones fill the halves to equal counts. Only the order changes, never what runs."""
+    runtime = {it.name.split('-', 1)[1].rstrip(']') for it in items if it.name.startswith('test_notebook_in_runtime[kaggle-')}
+    if runtime:         # the Kaggle-profile run of a notebook checks its committed outputs too: don't run it twice
+        from test_runtimes import _skip_reason
+        if _skip_reason('kaggle') is None:
+            dropped = [it for it in items if it.name.startswith('test_notebook[') and it.name[len('test_notebook['):-1] in runtime]
+            if dropped: config.hook.pytest_deselected(items=dropped); items[:] = [it for it in items if it not in dropped]
     long = sorted((it for it in items if it.name in LONG), key=lambda it: -LONG[it.name])
     short = [it for it in items if it.name not in LONG]
     halves, work = ([], []), [0, 0]
