@@ -1,4 +1,4 @@
-"""Step 6 of 6: upload your own photo and ask the model the book's question, in a widget that works in Jupyter, Colab and Kaggle (ipywidgets 7 and 8)
+"""After step 5: upload your own photo and ask the model the book's question, in a widget that works in Jupyter, Colab and Kaggle (ipywidgets 7 and 8)
 
 Docs: https://petbook-dev.github.io/petbook/upload.html.md"""
 

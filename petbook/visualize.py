@@ -1,4 +1,4 @@
-"""What is the network learning? Zeiler & Fergus's figures (filters, top patches, deconvnet projections, occlusion, feature evolution) computed on your own model and photos
+"""Step 6 of 6: what is the network learning? Zeiler & Fergus's figures (filters, top patches, deconvnet projections, occlusion, feature evolution) computed on your own model and photos
 
 Docs: https://petbook-dev.github.io/petbook/visualize.html.md"""
 
