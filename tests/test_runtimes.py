@@ -71,11 +71,8 @@ def _skip_reason(profile:str):
 @pytest.fixture(scope='session')
 def wheel(tmp_path_factory) -> Path:
     "petbook's wheel, built from this working tree (what `pip install petbook` would get)."
-    d = tmp_path_factory.mktemp('wheel')
-    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(d), str(ROOT)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return next(d.glob('petbook-*.whl'))
+    from test_package import build_wheel
+    return build_wheel(tmp_path_factory.mktemp('wheel'))
 
 @pytest.fixture(scope='session')
 def pets_archive(tmp_path_factory):
@@ -172,7 +169,9 @@ def run_in_runtime(nb_path:Path, profile:str, tmp:Path, wheel:Path, extra:dict) 
     km = KernelManager(kernel_name='runtime', kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(py.parent.parent/'share'/'jupyter'/'kernels')]))
     client = NotebookClient(nb, km=km, timeout=NB_TIMEOUT, allow_errors=True, resources={'metadata': {'path': str(work)}})
     t0 = time.time()
-    client.execute(env=kernel_env(tmp, py, profile, wheel, extra), cwd=str(work))
+    try: client.execute(env=kernel_env(tmp, py, profile, wheel, extra), cwd=str(work))
+    finally:                                                 # the client does not own `km`, so it leaves the kernel running
+        if km.has_kernel: km.shutdown_kernel(now=True)
     secs = time.time() - t0
     write_nb(nb, tmp/f'{nb_path.stem}.{profile}.ipynb')
     code = [c for c in nb.cells if c.cell_type == 'code']
