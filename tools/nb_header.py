@@ -77,7 +77,7 @@ if ('google.colab' in sys.modules or 'KAGGLE_KERNEL_RUN_TYPE' in os.environ) and
     pip = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-c', f.name, os.environ.get('PETBOOK_INSTALL', 'git+{repo}'), 'nbdev>=3'], capture_output=True, text=True)
     if pip.returncode: raise RuntimeError(f'pip could not install petbook:\\n{{pip.stdout[-2000:]}}{{pip.stderr[-3000:]}}')
     importlib.invalidate_caches()
-    if any(im.version(p) != v for p, v in before.items()): raise RuntimeError('The install upgraded fastai/fastcore, already imported: restart the runtime (Colab: Runtime → Restart session) and run this cell again.')
+    if any(im.version(p) != v for p, v in before.items()): raise RuntimeError('The install upgraded fastai/fastcore, already imported: restart the runtime (Colab: the Runtime menu, Restart) and run this cell again.')
     print('installed petbook and nbdev with pip')
 if tuple(map(int, re.findall(r'\\d+', im.version('fastai'))[:3])) < {fa}:
     raise RuntimeError(f"fastai {{im.version('fastai')}} with fastcore {{im.version('fastcore')}} is a mix petbook is not tested with (older fastai breaks beside fastcore 2): pip install -U 'fastai>={low}', then restart the runtime.")
