@@ -6,6 +6,21 @@ if (n := int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1))) > 1:   # pytest-xd
     import torch
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // n))
 
+# ---- the Pets download, served on 127.0.0.1 (tests/test_runall.py, tests/test_runtimes.py) ------------------------------
+@pytest.fixture(scope='session')
+def pets_archive(tmp_path_factory):
+    "`oxford-iiit-pet.tgz` packed from ../shared/realpets/oxford (once a session per worker)."
+    from realpets import find_realpets
+    from petbook.testing import pets_tgz
+    if (photos := find_realpets('oxford')) is None: pytest.skip('no ../shared/realpets/oxford beside the checkout to serve as the Pets download')
+    return pets_tgz(tmp_path_factory.mktemp('www'), photos=photos)
+
+@pytest.fixture(scope='session')
+def pets_server(pets_archive):
+    "A local HTTP server for `pets_archive`'s folder (`srv.fetched` counts the requests)."
+    from petbook.testing import serve
+    with serve(pets_archive.parent) as srv: yield srv
+
 # ---- "Run all" times (tests/test_runtimes.py and tests/test_runall.py record them with `record_property('runall', ...)`) -------------------
 # Reports reach this hook in the main process, with pytest-xdist too; the table is printed at the end of the run
 # and, when PETBOOK_RUNALL_TIMES names a file, written there as JSON.

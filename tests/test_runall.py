@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from fastcore.nbio import read_nb
 from realpets import find_realpets, calls_get_pets
-from petbook.testing import pets_tgz, serve, pets_env, archive_checks, PETS_NAME
+from petbook.testing import pets_env, archive_checks, PETS_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
@@ -43,15 +43,6 @@ needs_photos = pytest.mark.skipif(OXFORD is None, reason=
     'no ../shared/realpets/oxford beside the checkout: the "Run all" test serves those photos as the Pets download')
 
 # ---- fixtures: the archive, the server, a torch hub cache with resnet34 -----------------------------------------
-@pytest.fixture(scope='session')
-def pets_archive(tmp_path_factory):
-    "`oxford-iiit-pet.tgz` packed from ../shared/realpets/oxford (once a session)."
-    return pets_tgz(tmp_path_factory.mktemp('www'), photos=OXFORD)
-
-@pytest.fixture(scope='session')
-def pets_server(pets_archive):
-    with serve(pets_archive.parent) as srv: yield srv
-
 @pytest.fixture(scope='session')
 def r34_torch_home(tmp_path_factory):
     "A TORCH_HOME whose hub cache holds resnet34 weights (random ones) under torchvision's file name."

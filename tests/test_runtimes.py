@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 from fastcore.nbio import read_nb, write_nb
 from realpets import find_realpets, calls_get_pets
-from petbook.testing import pets_tgz, serve, pets_env
+from petbook.testing import pets_env
+from test_runall import _text          # what a cell printed
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).parent
@@ -73,14 +74,6 @@ def wheel(tmp_path_factory) -> Path:
     "petbook's wheel, built from this working tree (what `pip install petbook` would get)."
     from test_package import build_wheel
     return build_wheel(tmp_path_factory.mktemp('wheel'))
-
-@pytest.fixture(scope='session')
-def pets_archive(tmp_path_factory):
-    return pets_tgz(tmp_path_factory.mktemp('www'), photos=OXFORD)
-
-@pytest.fixture(scope='session')
-def pets_server(pets_archive):
-    with serve(pets_archive.parent) as srv: yield srv
 
 _FROZEN = {}
 def runtime_env(profile:str, dest:Path) -> Path:
@@ -136,13 +129,6 @@ def kernel_env(tmp:Path, py:Path, profile:str, wheel:Path, extra:dict) -> dict:
     workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
     if workers > 1 and 'OMP_NUM_THREADS' not in os.environ: env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1)//workers))
     return env
-
-def _text(cell) -> str:
-    t = []
-    for o in cell.get('outputs', []):
-        if o.get('output_type') == 'stream': t.append(''.join(o.get('text', '')))
-        elif 'text/plain' in o.get('data', {}): t.append(''.join(o['data']['text/plain']))
-    return ''.join(t)
 
 MISSING = re.compile(r'(?i)\b(missing|not found|no such file)\b')
 def problems(nb) -> list:
