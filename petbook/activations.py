@@ -98,8 +98,11 @@ def for_display(dl, x:torch.Tensor) -> torch.Tensor:
 # %% ../nbs/05b_activations.ipynb #bce3a8d3
 def dl_images(dl, idxs) -> torch.Tensor:
     "The model's input for items `idxs` of `dl` ([len(idxs), 3, H, W], normalised), through the same transforms as its batches."
-    b = to_device(dl.do_batch([dl.do_item(int(i)) for i in idxs]), dl.device)
-    return dl.after_batch(b)[0]
+    items = [dl.do_item(int(i)) for i in idxs]       # None: the loader skipped a photo that changed on disk
+    if gone := [dl.items[int(i)] for i, it in zip(idxs, items) if it is None]:
+        names = list(dict.fromkeys(str(getattr(g, 'name', g)) for g in gone))
+        raise OSError(f'{", ".join(names[:3])}: changed on disk since it was read: run again')
+    return dl.after_batch(to_device(dl.do_batch(items), dl.device))[0]
 
 # %% ../nbs/05b_activations.ipynb #0f9c670e
 class _DeconvReLU(torch.autograd.Function):

@@ -53,6 +53,9 @@ def _say_left(left, cmd='train', n:int=50):
 class _Unusable(Exception):
     "Data that cannot give a model, or training that gave none (one-line message)."
 
+class _SaveFailed(OSError):
+    "The trained model could not be written where asked; the message says where it was saved instead."
+
 # %% ../nbs/07_cli.ipynb #6886cfd5
 def _fit(
     data:Path, out:Path, arch:str='efficientnet_lite0', epochs:int=1, size:int=224, label:str='species', bs:int=64,
@@ -72,14 +75,40 @@ def _fit(
     learn = pets_learner(dls, arch=arch)
     learn.logger = noop   # the Recorder's rows are printed below, named
     if fast: speed_up(learn)
-    with (ctx(learn) if ctx else nullcontext()), learn.no_bar(): fine_tune_pets(learn, epochs, **kwargs)
-    rec = learn.recorder
-    for i, v in enumerate(rec.values): say(f'epoch {i}: ' + ', '.join(f'{n} {x:.4f}' for n, x in zip(rec.metric_names[1:], v)))
-    losses = [float(l) for l in rec.losses] + [float(x) for v in rec.values for x in v]
-    if not rec.losses: raise _Unusable('no training batch ran: no model saved')
-    if not all(map(math.isfinite, losses)): raise _Unusable('a loss is not finite (nan or inf): training failed, no model saved')
-    if rank_distrib() == 0: say(f'petbook train: saved {shown_path(save_model(learn, out))}')
+    if rank_distrib() == 0: out.parent.mkdir(parents=True, exist_ok=True)
+    room = reserve(out, model_bytes(learn)) if rank_distrib() == 0 else None   # the disk space the model needs, before training
+    try:
+        with (ctx(learn) if ctx else nullcontext()), learn.no_bar(), photos_skipped() as changed: fine_tune_pets(learn, epochs, **kwargs)
+        _check_training(learn, changed, say)
+        if rank_distrib() == 0: say(f'petbook train: saved {shown_path(_save(learn, out, room))}')
+    finally:
+        if room is not None: room.unlink(missing_ok=True)
     return learn
+
+def _check_training(learn, changed:list, say):
+    "Print the epochs and the photos that changed on disk during training; `_Unusable` if training gave no usable model."
+    if changed and rank_distrib() == 0:
+        _say_left([(f, f'changed on disk during training, skipped ({why})') for f, why in changed])
+        say(f'petbook train: {len(changed)} photo(s) changed on disk during training and were skipped')
+    rec = learn.recorder
+    for i, v in enumerate(rec.values):   # a value is None when no validation photo could be read
+        say(f'epoch {i}: ' + ', '.join(f'{n} ' + ('none' if x is None else f'{x:.4f}') for n, x in zip(rec.metric_names[1:], v)))
+    if not rec.losses: raise _Unusable('no training batch ran' + (' (the photos changed on disk since the scan)' if changed else '') + ': no model saved')
+    losses = [float(l) for l in rec.losses] + [float(x) for v in rec.values for x in v if x is not None]
+    if not all(map(math.isfinite, losses)): raise _Unusable('a loss is not finite (nan or inf): training failed, no model saved')
+
+def _save(learn, out:Path, room:Path) -> Path:
+    "`save_model` into the room set aside; if the write fails anyway, the trained model is saved elsewhere and the error says where."
+    try: return save_model(learn, out, room)
+    except OSError as e:
+        name = f'petbook-rescued-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}.safetensors'
+        for folder in (Path(tempfile.gettempdir()), Path.home(), Path.cwd()):
+            try: kept = save_model(learn, folder/name)
+            except OSError: continue
+            raise _SaveFailed(f'could not write {shown_path(out)} ({e}); the trained model is saved in {shown_path(kept)}: '
+                              'move it where you want it') from None
+        raise _SaveFailed(f'could not write {shown_path(out)} ({e}), nor a copy in the temporary folder, home or here: '
+                          'the trained model is lost; free some space and train again') from None
 
 # %% ../nbs/07_cli.ipynb #962d32b4
 def train(
@@ -134,7 +163,9 @@ def predict(
     for img in images:
         why = check_image(img) if Path(img).exists() else 'no such file'
         if why is not None: print(f'petbook predict: skipped {shown_path(img)}: {why}', file=sys.stderr); continue
-        with redirect_stdout(sys.stderr): lbl, prob = predict_image(learn, img)   # stdout carries only the results
+        try:
+            with redirect_stdout(sys.stderr): lbl, prob = predict_image(learn, img)   # stdout carries only the results
+        except OSError as e: print(f'petbook predict: skipped {shown_path(img)}: {e}', file=sys.stderr); continue
         results.append(dict(image=str(img), label=lbl, probability=round(float(prob), 4)))   # `predict_image` says cat/dog
         if not json: print(f'{shown_path(img)}\t{results[-1]["label"]}\t{float(prob):.4f}', flush=True)
     if json: print(dumps(results, indent=1))
@@ -158,7 +189,9 @@ def visualize(
     _say_left(left, 'visualize')
     files = pick_subset(files, n, seed)
     Path(out).mkdir(parents=True, exist_ok=True)
-    pngs = save_zf_figures(learn, files, out)
+    with photos_skipped() as changed: pngs = save_zf_figures(learn, files, out)
+    if changed: raise _Unusable(f'{len(changed)} photo(s) changed on disk while the figures were made, which would '
+                                f'mislabel them ({left_out(changed)}): run again')
     for p in pngs: print(shown_path(p))
     return pngs
 
@@ -205,12 +238,14 @@ def demo(
     matplotlib.use('Agg', force=True)
     learn = _fit(path, out/'model.safetensors', arch, s['epochs'], s['size'], label, bs, device, s['max_images'], num_workers, **kwargs)
     t_train = time.time() - t0
-    sections = report_sections(learn, out/'model.safetensors', source, label, out/'figures', load=_load)
+    with photos_skipped() as changed: sections = report_sections(learn, out/'model.safetensors', source, label, out/'figures', load=_load)
+    if changed: raise _Unusable(f'{len(changed)} photo(s) changed on disk while the report was made ({left_out(changed)}): '
+                                f'the model is saved in {shown_path(out/"model.safetensors")}, the report was not written')
     meta = (f'{arch} at {s["size"]} px, {len(learn.dls.train_ds)+len(learn.dls.valid_ds)} images, {s["epochs"]} epoch(s) '
             f'on {device} ({platform.machine()}, {torch.get_num_threads()} threads); training {t_train:.0f} s, '
             f'all {time.time()-t0:.0f} s. Data: {source}')
     report = out/'report.html'
-    report.write_text(html_page('petbook: cats vs dogs, chapter 1 end to end', sections, source if synthetic else None, meta), encoding='utf-8')
+    atomic_write(report, html_page('petbook: cats vs dogs, chapter 1 end to end', sections, source if synthetic else None, meta).encode())
     print(f'petbook demo: wrote {shown_path(report)} in {time.time()-t0:.0f} s')
     return report
 
@@ -230,7 +265,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # the exit status of each expected failure, in order (first match wins); anything else is a bug: traceback
 _EXIT = ((BadModelFile, 2), (CliError, 2), (FileExistsError, 2), (_Unusable, 1), (FileNotFoundError, 1),
-         (NotADirectoryError, 1), (PretrainedWeightsUnavailable, 1))
+         (NotADirectoryError, 1), (PretrainedWeightsUnavailable, 1), (OSError, 1))
 
 def _call(f, args:dict, kwargs:dict):
     "Call `f` with parsed `args` (the parameters up to a `*args` one positionally) and `kwargs`."
@@ -246,7 +281,7 @@ def main(
     argv:list=None, # The arguments (default: `sys.argv[1:]`)
     **kwargs, # Passed to the command (from Python: e.g. `cbs` for `train` and `demo`)
 ) -> int: # The exit status
-    "The `petbook` command: run the sub-command named in `argv`; exit status 0 done, 1 in part or no model, 2 usage or bad model."
+    "The `petbook` command: run the sub-command named in `argv`; exit status 0 done, 1 in part, no model or a file/network error, 2 usage or bad model."
     args = vars(_parser().parse_args(argv))
     name = args.pop('command'); args.pop('pdb', None); args.pop('xtra', None)
     try: res = _call(_COMMANDS[name], args, kwargs)

@@ -156,7 +156,7 @@ def _head_run(ftr, ytr, fva, yva, seed, bs, lr, min_steps, min_epochs):
 
 def _cached_features(path, files, imgs, tr, va, size, bs, cache=None):
     "The pretrained body's name and activations for the training and validation photos, kept in `cache` when given."
-    from safetensors.torch import save_file, load_file
+    from safetensors.torch import save, load_file
     dls = subset_dls(path, files, imgs, tr, va, size, bs)
     body = pets_learner(dls, pretrained=True)
     arch = arch_name(body)
@@ -164,7 +164,9 @@ def _cached_features(path, files, imgs, tr, va, size, bs, cache=None):
     if fn is not None and fn.exists():
         d = load_file(str(fn)); return arch, ((d['ftr'], d['ytr']), (d['fva'], d['yva']))
     (ftr, ytr), (fva, yva) = body_features(body, dls.train.new(shuffle=False, drop_last=False)), body_features(body, dls.valid)
-    if fn is not None: save_file(dict(ftr=ftr.contiguous(), ytr=ytr, fva=fva.contiguous(), yva=yva), str(fn))
+    if fn is not None:    # whole or not at all; a cache that can't be written only costs time next run
+        try: atomic_write(fn, save(dict(ftr=ftr.contiguous(), ytr=ytr, fva=fva.contiguous(), yva=yva)))
+        except OSError as e: print(f'petbook: features not cached ({e})')
     return arch, ((ftr, ytr), (fva, yva))
 
 def _scratch_run(path, files, imgs, tr, va, size, seed, bs, lr, min_steps, min_epochs):

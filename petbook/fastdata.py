@@ -9,14 +9,15 @@ __all__ = ['square_crop', 'decode_pil', 'decode_torch', 'decode_images', 'cache_
            'FastPathFallback', 'free_memory', 'device_dl_kwargs', 'pets_dls_fast']
 
 # %% ../nbs/02a_fastdata.ipynb #0494fc6b
-import os, hashlib, warnings
+import os, sys, json, struct, hashlib, warnings
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from fastcore.all import merge, patch
-from fastcore.parallel import parallel
+from fastcore.parallel import ProcessPoolExecutor
 from fastai.vision.all import Resize, TfmdDL, TensorImage, TensorCategory, default_device, defaults
+from fastai.data.core import Datasets, TfmdLists
 from .data import *
 from .labels import *
 from .dataloaders import *
@@ -113,28 +114,86 @@ def decode_images(
     decoder = decoder or ('torch' if device.type == 'cuda' else 'pil')
     if decoder == 'torch': return decode_torch(files, size, device)
     if decoder != 'pil': raise ValueError(f"decoder must be 'pil' or 'torch', not {decoder!r}")
-    n_workers = defaults.cpus if n_workers is None else n_workers
-    arrs = parallel(decode_pil, files, size=size, n_workers=n_workers, chunksize=16, progress=False)
-    ok = torch.tensor([a is not None for a in arrs], dtype=torch.bool)
-    out = np.zeros((len(files), size, size, 3), np.uint8)
-    for i, a in enumerate(arrs):
-        if a is not None: out[i] = a
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(device), ok
+    out = torch.zeros(len(files), 3, size, size, dtype=torch.uint8)
+    ok = torch.zeros(len(files), dtype=torch.bool)
+    with ProcessPoolExecutor(defaults.cpus if n_workers is None else n_workers) as ex:   # 0: in this process
+        for i, a in enumerate(ex.map(decode_pil, files, size=size, chunksize=16)):   # each copied in as it comes: no list of them all
+            if a is not None: out[i], ok[i] = torch.from_numpy(a).permute(2, 0, 1), True
+    return out.to(device), ok
 
 # %% ../nbs/02a_fastdata.ipynb #cfeed830
+def _stat_line(f) -> str:
+    "What identifies one file's content for the cache key: its path, size, inode and times, or that it is gone."
+    try: st = os.stat(f)
+    except OSError: return f'{Path(f).absolute()}|gone\n'   # vanished since the scan: `decode_images` will say so
+    return f'{Path(f).resolve()}|{st.st_size}|{st.st_ino}|{st.st_mtime_ns}|{st.st_ctime_ns}\n'
+
 def cache_key(
     files:list, # Image files, in order
     size:int, # Side of the squares
     decoder:str, # 'pil' or 'torch'
 ) -> str:
     "A short hash naming the decoded cache of `files` at `size` made by `decoder`."
-    h = hashlib.sha1(f'petbook-fastdata-1 {size} {decoder}\n'.encode())
-    for f in files:
-        st = os.stat(f)
-        h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
+    h = hashlib.sha1(f'petbook-fastdata-2 {size} {decoder}\n'.encode())
+    for f in files: h.update(_stat_line(f).encode())
     return h.hexdigest()[:16]
 
 # %% ../nbs/02a_fastdata.ipynb #b8d7e0f8
+def _note(msg:str):
+    "One line on stderr about the cache: something went wrong with it, and the run goes on without it."
+    print(f'petbook fast path: {msg}', file=sys.stderr, flush=True)
+
+def _digest(imgs:torch.Tensor, ok:torch.Tensor) -> str:
+    "A hash of the pixels and the ok mask (CPU tensors), stored in the cache file and checked when it is read."
+    h = hashlib.sha1(np.ascontiguousarray(imgs.numpy()))
+    h.update(np.ascontiguousarray(ok.to(torch.uint8).numpy()))
+    return h.hexdigest()
+
+def _cache_bytes(n:int, size:int) -> int: return n*3*size*size + n + 4096   # the pixels, the ok mask and a header
+
+def _header(data:bytes) -> dict:
+    "The JSON header of safetensors bytes; `ValueError` when there is none."
+    if len(data) < 8: raise ValueError(f'{len(data)} bytes, shorter than a header')
+    n = struct.unpack('<Q', data[:8])[0]
+    if n > min(len(data) - 8, 1 << 20): raise ValueError('cut short or not a safetensors file')
+    h = json.loads(data[8:8+n])
+    if not isinstance(h, dict): raise ValueError('no header')
+    return h
+
+def _read_cache(fn:Path, key:str, n:int, size:int, device) -> tuple|None:
+    "(images, ok) from cache file `fn` when it holds exactly the `n` squares of side `size` keyed `key`, else None (and a note)."
+    from safetensors.torch import load
+    from safetensors import SafetensorError
+    try:
+        if not fn.is_file():   # no cache yet (or `cache` is a file: saving says so)
+            if fn.exists(): _note(f'ignored {shown_path(fn)}: not a file; decoding the photos again')
+            return None
+        if fn.stat().st_size > _cache_bytes(n, size): raise ValueError(f'{fn.stat().st_size:,} bytes, more than the cache of {n} photos')
+        data = fn.read_bytes()
+    except FileNotFoundError: return None   # removed since
+    except ValueError as e: _note(f'ignored {shown_path(fn)}: {e}; decoding the photos again'); return None
+    except OSError as e:
+        _note(f'could not read {shown_path(fn)} ({e.strerror or type(e).__name__}): decoding the photos again'); return None
+    try:
+        meta = _header(data).get('__metadata__')
+        if not isinstance(meta, dict) or meta.get('key') != key: raise ValueError('made for other photos')
+        t = load(data); del data
+        imgs, ok = t.get('images'), t.get('ok')
+        if imgs is None or ok is None: raise ValueError('tensors missing')
+        if imgs.dtype != torch.uint8 or tuple(imgs.shape) != (n, 3, size, size) or tuple(ok.shape) != (n,):
+            raise ValueError(f'shape {tuple(imgs.shape)}, not {(n, 3, size, size)}')
+        if meta.get('sha1') != _digest(imgs, ok): raise ValueError('pixels do not match their checksum')
+    except (ValueError, SafetensorError, struct.error) as e:   # json and unicode errors are `ValueError`s
+        _note(f'ignored {shown_path(fn)}: not a whole cache of these {n} photos ({" ".join(str(e).split())[:120]}); '
+              'decoding them again')
+        return None
+    return imgs.to(device), ok.bool()
+
+def _not_saved(fn:Path, nbytes:int, e:OSError):
+    "Say, on one line, that the cache was not saved and why; the decoded images stay in memory."
+    why = e.strerror if isinstance(e, NoRoom) else f'{shown_path(fn)} ({nbytes/1e6:,.1f} MB): {e.strerror or type(e).__name__}'
+    _note(f'cache not saved, the decoded images are used from memory: {why}')
+
 def cached_images(
     files:list, # Image files, in order
     size:int, # Side of the squares
@@ -145,22 +204,35 @@ def cached_images(
     verbose:bool=True, # Say whether the cache was read or written
 ) -> tuple: # (uint8 n×3×size×size on `device`, bool tensor of the files that decoded)
     "`decode_images`, read from (or saved to) a safetensors file in `cache` named by a hash of the files, the size and the decoder."
-    from safetensors.torch import save_file, load_file
+    from safetensors.torch import save
     device = pick_device(device)
     decoder = decoder or ('torch' if device.type == 'cuda' else 'pil')
-    fn = Path(cache)/f'fastdata-{size}px-{decoder}-{cache_key(files, size, decoder)}.safetensors' if cache else None
-    if fn is not None and fn.exists():
-        d = load_file(str(fn), device=str(device))
-        if verbose: print(f'petbook fast path: read {len(files)} decoded images from {fn.name}')
-        return d['images'], d['ok'].bool().cpu()
-    imgs, ok = decode_images(files, size, device, decoder, n_workers)
-    if fn is not None:
+    if cache is None: return decode_images(files, size, device, decoder, n_workers)
+    n, key = len(files), cache_key(files, size, decoder)
+    fn, nbytes, tmp = Path(cache)/f'fastdata-{size}px-{decoder}-{key}.safetensors', _cache_bytes(len(files), size), None
+    if fn.parent.is_dir(): clear_stale(fn.parent)   # temporary files of runs that were killed
+    if (got := _read_cache(fn, key, n, size, device)) is not None:
+        if verbose: print(f'petbook fast path: read {n} decoded images from {fn.name}')
+        return got
+    try:
         fn.parent.mkdir(parents=True, exist_ok=True)
-        tmpf = fn.with_suffix('.partial')
-        save_file({'images': imgs.contiguous().cpu(), 'ok': ok.to(torch.uint8)}, str(tmpf), metadata={'size': str(size)})
-        os.replace(tmpf, fn)   # atomic: a run cut short never leaves half a cache
-        if verbose: print(f'petbook fast path: saved {len(files)} decoded images to {fn.name}')
-    return imgs, ok
+        tmp = reserve(fn, nbytes)                     # the room, held before the long decode: disk full says so now
+    except OSError as e: _not_saved(fn, nbytes, e)
+    try:
+        imgs, ok = decode_images(files, size, device, decoder, n_workers)
+        if tmp is None: return imgs, ok
+        if cache_key(files, size, decoder) != key:    # a photo changed while it was decoded: its pixels may be either
+            _note(f'photos changed on disk while they were decoded: {fn.name} not saved'); return imgs, ok
+        cpu, ok8 = imgs.contiguous().cpu(), ok.to(torch.uint8)
+        data = save({'images': cpu, 'ok': ok8}, metadata=dict(key=key, size=str(size), decoder=decoder, n=str(n), sha1=_digest(cpu, ok8)))
+        del cpu
+        t, tmp = tmp, None                            # `atomic_write` renames it, or removes it when it fails
+        try: atomic_write(fn, data, t)                # whole or not at all, in a temporary file of this process
+        except OSError as e: _not_saved(fn, len(data), e); return imgs, ok
+        if verbose: print(f'petbook fast path: saved {n} decoded images to {fn.name}')
+        return imgs, ok
+    finally:
+        if tmp is not None: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/02a_fastdata.ipynb #6dd62d3a
 def _augment(x:torch.Tensor, g:torch.Generator, min_scale:float=0.75, flip:bool=True) -> torch.Tensor:
@@ -266,13 +338,16 @@ def _fits(n:int, size:int, device, mem_budget:int=None) -> bool:
                   f'(lower `size`, free memory or raise `mem_budget` to use the fast path).', FastPathFallback)
     return False
 
-def _decoded(files:list, size:int, device, cache=None, decoder=None, n_workers=None, verbose=True) -> torch.Tensor:
-    "`cached_images` of files `scan_images` has checked: one that no longer decodes changed on disk since, an error."
-    imgs, ok = cached_images(files, size, device, cache, decoder, n_workers, verbose)
-    if not ok.all():
-        bad = [(f, 'no longer decodes') for f, o in zip(files, ok.tolist()) if not o]
-        raise OSError(f'{len(bad)} image(s) changed on disk since they were checked: {left_out(bad)}. Rebuild the DataLoaders')
-    return imgs
+def _drop_undecoded(dsets, imgs:torch.Tensor, ok:torch.Tensor) -> tuple:
+    "(datasets, images, [(file, why)]) without the files that no longer decode; the others keep their split."
+    keep = ok.nonzero().flatten()
+    new = torch.full((len(ok),), -1, dtype=torch.long); new[keep] = torch.arange(len(keep))
+    splits = [new[torch.as_tensor(list(s), dtype=torch.long)] for s in dsets.splits]
+    splits = [s[s >= 0].tolist() for s in splits]
+    items = [dsets.items[i] for i in keep.tolist()]
+    gone = [(f, 'changed on disk since the scan: no longer decodes') for f, o in zip(dsets.items, ok.tolist()) if not o]
+    tls = [TfmdLists(items, tl.tfms, splits=splits, do_setup=False) for tl in dsets.tls]   # the same labels and vocab
+    return Datasets(tls=tls, n_inp=dsets.n_inp), imgs[keep.to(imgs.device)], gone
 
 def device_dl_kwargs(
     imgs:torch.Tensor, # The decoded set (`cached_images`), one square per item
@@ -304,10 +379,18 @@ def pets_dls_fast(
     **kwargs, # To `pets_dls` (e.g. `max_images`)
 ):
     "`pets_dls` with its loaders swapped: every image decoded once and kept on the device as uint8."
+    changed = []   # photos that changed on disk between the scan and the decode: left out, and said so
     def loaders(dsets, block, path, bs, device, num_workers):
         device, files = pick_device(device), list(dsets.items)
         if not _fits(len(files), size, device, mem_budget): return pets_loaders(dsets, block, path, bs, device, num_workers)
-        imgs = _decoded(files, size, device, cache, decoder, num_workers, verbose)
+        imgs, ok = cached_images(files, size, device, cache, decoder, num_workers, verbose)
+        if not ok.all():
+            dsets, imgs, gone = _drop_undecoded(dsets, imgs, ok)
+            changed.extend(gone)
+            if verbose: print(f'petbook: {len(gone)} image(s) changed on disk since the scan and were left out: {left_out(gone)}')
+            check_split(dsets)
         return pets_loaders(dsets, block, path, bs, device, num_workers=0, dl_type=DeviceDL,
                             dl_kwargs=device_dl_kwargs(imgs, dsets.splits, min_scale=min_scale, flip=flip, augment=augment))
-    return pets_dls(path, label, size, bs, valid_pct, seed, num_workers, device, files, verbose=verbose, loaders=loaders, **kwargs)
+    dls = pets_dls(path, label, size, bs, valid_pct, seed, num_workers, device, files, verbose=verbose, loaders=loaders, **kwargs)
+    dls.skipped = dls.skipped + changed
+    return dls

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 import timm
-from safetensors.torch import save_file
+from safetensors.torch import save
 from fastai.vision.all import vision_learner, resnet34, error_rate, Normalize, imagenet_stats, Learner
 from .data import *
 from .labels import *
@@ -52,10 +52,8 @@ def lite0_weights_path(
     for (k_src, v), (k_tgt, t) in zip(sd.items(), target.items()):
         if v.shape != t.shape: raise ValueError(f'{src}: {k_src} {tuple(v.shape)} does not fit {k_tgt} {tuple(t.shape)}')
         out[k_tgt] = v.contiguous()
-    tmp = dest.with_name(dest.name + f'.{os.getpid()}.tmp')  # write, then rename: a half-written file is never used
-    save_file(out, tmp, metadata={'source': src.name, 'converted_by': 'petbook.learner.lite0_weights_path'})
-    os.replace(tmp, dest)
-    return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(dest, save(out, metadata={'source': src.name, 'converted_by': 'petbook.learner.lite0_weights_path'}))
 
 def lite0_imagenet(
     pretrained:bool=True, # Load the packaged ImageNet weights (offline)

@@ -8,7 +8,7 @@ Docs: https://petbook-dev.github.io/petbook/visualize.html.md"""
 __all__ = ['show_filters', 'top_patches', 'show_top', 'occlusion_map', 'show_occlusion', 'FeatureEvolution', 'save_zf_figures']
 
 # %% ../nbs/05_visualize.ipynb #d1c580ef
-import math, json
+import io, math, json
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn
@@ -18,6 +18,7 @@ from fastcore.basics import patch
 from fastai.vision.all import Callback
 from torchvision.utils import make_grid
 from captum.attr import Occlusion
+from .data import atomic_write
 from .labels import label_name
 from .learner import evaluating
 from .fields import *
@@ -321,8 +322,9 @@ def save_zf_figures(
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     dl = learn.dls.test_dl(files, with_labels=True, num_workers=0)
     model, paths, numbers = learn.model, [], {}
-    def save(fig, name):
-        fig.savefig(out/name, dpi=100, bbox_inches='tight'); plt.close(fig); paths.append(out/name)
+    def save(fig, name):                       # each file written whole: an old figure stays until its new one is complete
+        buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=100, bbox_inches='tight'); plt.close(fig)
+        paths.append(atomic_write(out/name, buf.getvalue()))
     save(show_filters(model).figure, 'filters.png')
     tops = top_activations(model, dl, layers or zf_layers(model), k=k, progress=progress)
     for i, (l, t) in enumerate(tops.items()):
@@ -335,7 +337,7 @@ def save_zf_figures(
     for i in range(min(n_occlusion, len(files))):
         fig, axs = plt.subplots(1, 3, figsize=(9, 3))
         show_occlusion(model, dl, i, window=window, stride=max(window//2, 1), axs=axs, score='both'); save(fig, f'occlusion_{i}.png')
-    (out/'zf_numbers.json').write_text(json.dumps(numbers, indent=1))
+    atomic_write(out/'zf_numbers.json', json.dumps(numbers, indent=1).encode())
     if verbose: print(_numbers_table(numbers))
     return paths
 

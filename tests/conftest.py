@@ -1,4 +1,4 @@
-import os, json
+import os, sys, json, select, subprocess, tempfile
 import pytest
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
@@ -21,16 +21,38 @@ def pets_server(pets_archive):
     from petbook.testing import serve
     with serve(pets_archive.parent) as srv: yield srv
 
+# ---- the case servers of the hostile and fault suites (tests/test_hostile.py, tests/test_faults.py) -------------------------
+def case_server(script, timeout:float):
+    """Start `python SCRIPT --serve` (it imports petbook once and prepares its base model) and yield `ask(case_id)`,
+    that case's result; `timeout`: seconds one case may take."""
+    err = tempfile.TemporaryFile('w+')
+    srv = subprocess.Popen([sys.executable, str(script), '--serve'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=err, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
+    def answer(secs):
+        if not select.select([srv.stdout], [], [], secs)[0]:
+            srv.kill(); err.seek(0); pytest.fail(f'the case server gave no answer in {secs} s:\n{err.read()[-3000:]}')
+        line = srv.stdout.readline()
+        if not line: err.seek(0); pytest.fail(f'the case server stopped:\n{err.read()[-3000:]}')
+        return json.loads(line)
+    answer(600)                                    # ready: petbook imported, the base model trained
+    def ask(case_id):
+        srv.stdin.write(case_id + '\n'); srv.stdin.flush()
+        return answer(timeout)
+    yield ask
+    srv.stdin.close(); srv.wait(60); err.close()
+
 # ---- "Run all" times (tests/test_runtimes.py and tests/test_runall.py record them with `record_property('runall', ...)`) -------------------
 # Reports reach this hook in the main process, with pytest-xdist too; the table is printed at the end of the run
 # and, when PETBOOK_RUNALL_TIMES names a file, written there as JSON.
-_RUNALL = []
+_RUNALL, _FAULTS = [], []
 
 def pytest_runtest_logreport(report):
     if report.when == 'call':
         _RUNALL.extend(v for k, v in report.user_properties if k == 'runall')
+        _FAULTS.extend(v for k, v in report.user_properties if k == 'fault')
 
 def pytest_terminal_summary(terminalreporter):
+    if _FAULTS: _fault_counts(terminalreporter)
     if not _RUNALL: return
     tr = terminalreporter
     tr.section('"Run all": seconds per notebook (tests/test_runtimes.py: per runtime profile; tests/test_runall.py: case B)')
@@ -42,6 +64,15 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"  case {case}  total {sum(r['seconds'] or 0 for r in rows if r['case'] == case):.0f}s")
     if out := os.environ.get('PETBOOK_RUNALL_TIMES'):
         with open(out, 'w') as f: json.dump(rows, f, indent=1)
+
+def _fault_counts(tr):
+    "The fault suite's outcomes per class of fault (tests/test_faults.py records one per case)."
+    from faults import CLASSES, OUTCOMES
+    tr.section('fault suite: outcomes per class of fault')
+    tr.write_line(f"  {'class':<12} {'kinds tried':>11} " + ' '.join(f'{o:>8}' for o in OUTCOMES))
+    for k in CLASSES:
+        got = [f['outcome'] for f in _FAULTS if f['kind'] == k]
+        tr.write_line(f'  {k:<12} {len(got):>11} ' + ' '.join(f'{got.count(o):>8}' for o in OUTCOMES))
 
 # ---- the longest tests first, so that two workers finish together (longest-processing-time-first scheduling) ----------
 # Seconds measured on a 2-core CPU; a test not listed counts as short. Only the order changes, never what runs.

@@ -61,9 +61,17 @@ def _limits():
     resource.setrlimit(resource.RLIMIT_AS, (MEM_CAP, MEM_CAP))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_CAP, FILE_CAP))
 
-def run_fork(target, cwd, timeout=TIMEOUT) -> Run:
-    "Run `target()` (returns an exit status) in a forked child under the caps; exceptions print a traceback, exit 1."
-    cwd = Path(cwd); o, e = cwd/'.stdout', cwd/'.stderr'
+@dataclass
+class Child:
+    "A forked child started by `start_fork`: its pid, start time and output files."
+    pid: int
+    t0: float
+    out: Path
+    err: Path
+
+def start_fork(target, cwd, name:str='') -> Child:
+    "Start `target()` (returns an exit status) in a forked child under the caps; exceptions print a traceback, exit 1."
+    cwd = Path(cwd); o, e = cwd/f'.stdout{name}', cwd/f'.stderr{name}'
     sys.stdout.flush(); sys.stderr.flush()
     t0 = time.time(); pid = os.fork()
     if pid == 0:   # the child
@@ -80,16 +88,24 @@ def run_fork(target, cwd, timeout=TIMEOUT) -> Run:
         finally:
             try: sys.stdout.flush(); sys.stderr.flush()
             finally: os._exit(code if isinstance(code, int) else 0)
+    return Child(pid, t0, o, e)
+
+def finish(c:Child, timeout=TIMEOUT) -> Run:
+    "Wait for child `c` (killed when it outlives `timeout` seconds from its start); what it did."
     r = Run()
     while True:
-        done, st = os.waitpid(pid, os.WNOHANG)
+        done, st = os.waitpid(c.pid, os.WNOHANG)
         if done: r.rc = os.waitstatus_to_exitcode(st); break
-        if time.time() - t0 > timeout:
-            os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0); r.timed_out = True; break
+        if time.time() - c.t0 > timeout:
+            os.kill(c.pid, signal.SIGKILL); os.waitpid(c.pid, 0); r.timed_out = True; break
         time.sleep(0.05)
-    r.secs = time.time() - t0
-    r.out, r.err = o.read_text(errors='replace'), e.read_text(errors='replace')
+    r.secs = time.time() - c.t0
+    r.out, r.err = c.out.read_text(errors='replace'), c.err.read_text(errors='replace')
     return r
+
+def run_fork(target, cwd, timeout=TIMEOUT) -> Run:
+    "Run `target()` (returns an exit status) in a forked child under the caps, and wait for it."
+    return finish(start_fork(target, cwd), timeout)
 
 def run_cli(argv, cwd, fresh=False, timeout=TIMEOUT) -> Run:
     "`petbook ARGV`: forked from this process, or (`fresh`) as a new `petbook` process (which first imports torch and fastai)."
@@ -557,26 +573,26 @@ def run_case(c:Case, root:Path, i:int) -> dict:
     detail = ' '.join(str(detail).replace(str(d), '<dir>').replace(str(root), '<tmp>').split())[:300]
     return dict(name=c.name, kind=c.kind, outcome=outcome, detail=detail, seconds=round(time.time() - t0, 1))
 
-def run_suite(only:str=None, verbose:bool=True) -> dict:
+def run_suite(only:str=None, verbose:bool=True, cases=None, prepare=prepare, outcomes=OUTCOMES) -> dict:
     "Run every case (or those whose kind or name contains `only`); the results in the `hostile.json` format."
     import petbook.cli    # noqa: F401 -- imported once, before forking
     root = Path(tempfile.mkdtemp(prefix='petbook-hostile-'))
     try:
         prepare(root)
         res = []
-        for i, c in enumerate(c for c in CASES if not only or only in c.kind or only in c.name):
+        for i, c in enumerate(c for c in (CASES if cases is None else cases) if not only or only in c.kind or only in c.name):
             r = run_case(c, root, i); secs = r.pop('seconds'); res.append(r)
             if verbose: print(f"{r['outcome']:8} {secs:5.1f}s  [{c.kind}] {c.name}: {r['detail']}", flush=True)
     finally: shutil.rmtree(root, ignore_errors=True)
-    counts = {o: sum(r['outcome'] == o for r in res) for o in OUTCOMES}
+    counts = {o: sum(r['outcome'] == o for r in res) for o in outcomes}
     return dict(kinds=len(res), classes=len({r['kind'] for r in res}), **counts, cases=res)
 
-def serve_cases():
+def serve_cases(cases=None, prepare=prepare):
     "Answer case ids read from stdin, one per line, with one JSON result line each on stdout (`tests/test_hostile.py`)."
     import petbook.cli    # noqa: F401 -- imported once, before forking
     answers = os.fdopen(os.dup(1), 'w', buffering=1)
     os.dup2(2, 1)                     # whatever else prints goes to stderr, never into the answers
-    root, by_id = Path(tempfile.mkdtemp(prefix='petbook-hostile-')), {case_id(c): c for c in CASES}
+    root, by_id = Path(tempfile.mkdtemp(prefix='petbook-hostile-')), {case_id(c): c for c in (CASES if cases is None else cases)}
     try:
         prepare(root)
         print(json.dumps({'ready': len(by_id)}), file=answers)

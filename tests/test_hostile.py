@@ -8,13 +8,14 @@ cleanly: no crash, no silently wrong result, nothing lost.
 `petbook/results/hostile.json` (the reliability page prints its counts) must list exactly these cases, all clean;
 refresh it with `python tests/hostile.py --out petbook/results/hostile.json`.
 """
-import os, sys, json, select, subprocess, tempfile
+import os, sys, json
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tests'))
 import hostile
+from conftest import case_server
 
 CASE_IDS = [hostile.case_id(c) for c in hostile.CASES]
 COMMITTED = ROOT/'petbook'/'results'/'hostile.json'
@@ -22,21 +23,7 @@ COMMITTED = ROOT/'petbook'/'results'/'hostile.json'
 @pytest.fixture(scope='session')
 def ask():
     "A case server for this worker: `ask(case_id)` is that case's result."
-    err = tempfile.TemporaryFile('w+')
-    srv = subprocess.Popen([sys.executable, str(ROOT/'tests'/'hostile.py'), '--serve'], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
-    def answer(timeout):
-        if not select.select([srv.stdout], [], [], timeout)[0]:
-            srv.kill(); err.seek(0); pytest.fail(f'the case server gave no answer in {timeout} s:\n{err.read()[-3000:]}')
-        line = srv.stdout.readline()
-        if not line: err.seek(0); pytest.fail(f'the case server stopped:\n{err.read()[-3000:]}')
-        return json.loads(line)
-    answer(600)                                    # ready: petbook imported, the base model trained
-    def ask(case_id):
-        srv.stdin.write(case_id + '\n'); srv.stdin.flush()
-        return answer(4*hostile.TIMEOUT + 60)
-    yield ask
-    srv.stdin.close(); srv.wait(60); err.close()
+    yield from case_server(ROOT/'tests'/'hostile.py', 4*hostile.TIMEOUT + 60)
 
 def test_case_ids_are_unique():
     assert len(set(CASE_IDS)) == len(CASE_IDS) > 100
