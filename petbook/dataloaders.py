@@ -36,9 +36,11 @@ class PetImage(PILImage):
         except BAD_IMAGE as e:
             why = f'{type(e).__name__}: ' + str(e).replace(str(fn), Path(fn).name)
             if cls.skip_log:                      # O_APPEND: whole lines, from every loader process
-                fd = os.open(cls.skip_log, os.O_WRONLY | os.O_APPEND)
-                try: os.write(fd, (json.dumps([str(fn), why]) + '\n').encode())
-                finally: os.close(fd)
+                try:
+                    fd = os.open(cls.skip_log, os.O_WRONLY | os.O_APPEND)
+                    try: os.write(fd, (json.dumps([str(fn), why]) + '\n').encode())
+                    finally: os.close(fd)
+                except OSError: pass              # a full disk loses the note, never the training
             raise ImageChanged(f'{shown_path(fn)}: {why}. If pets_dls checked it, it changed on disk since: '
                                f'run scan_images again and rebuild the DataLoaders') from e
 

@@ -174,15 +174,10 @@ def one_line_refusal(r:Run, *words):
     return True, f'exit {r.rc}: {lines[-1][:200]}'
 
 # ---------------------------------------------------------------- the run
-BASE = {}
+BASE = hostile._BASE     # the photos and the model most cases start from: {'data': folder, 'model': file}
 def prepare(root:Path):
-    "The photos and the model most cases start from (a model trained on the toy set)."
-    d = root/'_base'; d.mkdir()
-    BASE['data'] = toy(d/'data', n=6)
-    r = run(['train', '--data', BASE['data'], '--out', d/'base.safetensors', '--epochs', '1', *TINY], d)
-    if not is_model(d/'base.safetensors'): sys.exit(f'faults: could not train the base model:\n{r.out}\n{r.err}')
-    BASE['model'] = d/'base.safetensors'
-    hostile._BASE.update(BASE)
+    "The toy photos (6 per breed) and a model trained on them, which most cases start from."
+    hostile.prepare(root, n=6)
 
 def summarise(res:dict) -> dict:
     "The per-class counts of a `hostile.run_suite` result: {class: {tried, clean, crashed, wrong, lost, hung, skipped}}."
@@ -203,18 +198,4 @@ import faults_train  # noqa: E402,F401
 import faults_download  # noqa: E402,F401
 import faults_fastdata  # noqa: E402,F401
 
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--out', help='write the results here (JSON)')
-    p.add_argument('--only', help='run only the cases whose class or name contains this')
-    p.add_argument('--serve', action='store_true', help='answer case ids on stdin with JSON lines (for pytest)')
-    a = p.parse_args()
-    os.environ.update(ENV)
-    if a.serve: sys.exit(hostile.serve_cases(CASES, prepare))
-    t0 = time.time()
-    r = hostile.run_suite(a.only, cases=CASES, prepare=prepare, outcomes=OUTCOMES + ('skipped',))
-    r['classes'] = summarise(r)
-    print(summary(r) + f'\n({time.time()-t0:.0f} s)')
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(r, indent=1, ensure_ascii=False) + '\n')
+if __name__ == '__main__': hostile.main(__doc__, CASES, prepare, OUTCOMES + ('skipped',), summarise, summary)

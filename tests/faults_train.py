@@ -399,3 +399,23 @@ def _(d):
     if not fired(d): return 'wrong', 'the photo was never deleted'
     ok, why = one_line_refusal(r, 'changed on disk')
     return ('clean', why) if ok else ('wrong', why)
+
+@case('disk', 'the disk fills up before the demo writes its figures and report', needs=('mount',))
+def _(d):
+    with small_fs(d/'small', 48 << 20) as small:
+        class Fill(Callback):
+            def after_fit(self):
+                try:
+                    with open(small/'filler', 'wb') as f:
+                        while True: f.write(b'\0' * (1 << 20))
+                except OSError: Path(d, '.fault-fired').touch()
+        r = run(['demo', '--data', BASE['data'], '--out', small/'demo', '--max-images', '0', *TINY], d, cbs=[Fill()])
+        if (p := first_problem(r)): return p
+        if not fired(d): return 'wrong', 'the disk never filled up'
+        ok, why = one_line_refusal(r, 'MB')
+        if not ok: return 'wrong', why
+        model = small/'demo'/'model.safetensors'
+        if not (is_model(model) and loads(model, d)): return 'lost', 'the trained model was not kept whole'
+        if (small/'demo'/'report.html').exists(): return 'wrong', 'a report was written on a full disk'
+        if left := temps(small/'demo'): return 'wrong', f'temporary files left: {left}'
+        return 'clean', 'model kept; ' + why

@@ -554,10 +554,10 @@ def _(d):
     return succeeded(r, (len(r.out.splitlines()) == 1, 'no prediction line'))
 
 # ---------------------------------------------------------------- the run
-def prepare(root:Path):
-    "Train the model the model-file cases start from."
+def prepare(root:Path, n:int=4):
+    "Train the model the model-file cases start from, on the toy set with `n` photos per breed."
     d = root/'_base'; d.mkdir()
-    _BASE['data'] = toy(d/'data', n=4)
+    _BASE['data'] = toy(d/'data', n=n)
     r = run_cli(['train', '--data', _BASE['data'], '--out', d/'base.safetensors', '--epochs', '1', *TINY], d)
     if not is_model(d/'base.safetensors'): sys.exit(f'hostile: could not train the base model:\n{r.out}\n{r.err}')
     _BASE['model'] = d/'base.safetensors'
@@ -605,17 +605,21 @@ def summary(r:dict) -> str:
     return (f"kinds tried: {r['kinds']} ({r['classes']} classes), handled cleanly: {r['clean']}, crashed: {r['crashed']}, "
             f"silently wrong: {r['wrong']}, lost: {r['lost']}")
 
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--out', help='write the results (hostile.json format) here')
+def main(doc:str, cases=None, prepare=prepare, outcomes=OUTCOMES, summarise=None, summary=summary):
+    "The command line of a case suite: run its cases (`--only` some), write the results (`--out`), or serve them (`--serve`)."
+    p = argparse.ArgumentParser(description=doc.split('\n')[0])
+    p.add_argument('--out', help='write the results (JSON) here')
     p.add_argument('--only', help='run only the cases whose kind or name contains this')
     p.add_argument('--serve', action='store_true', help='answer case ids on stdin with JSON lines (for pytest)')
     a = p.parse_args()
     os.environ.update(ENV)
-    if a.serve: sys.exit(serve_cases())
+    if a.serve: sys.exit(serve_cases(cases, prepare))
     t0 = time.time()
-    r = run_suite(a.only)
+    r = run_suite(a.only, cases=cases, prepare=prepare, outcomes=outcomes)
+    if summarise: r['classes'] = summarise(r)
     print(summary(r) + f' ({time.time()-t0:.0f} s)')
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(r, indent=1, ensure_ascii=False) + '\n')
+
+if __name__ == '__main__': main(__doc__)
