@@ -75,6 +75,15 @@ class small_fs:
     def __exit__(self, *a): subprocess.run(['umount', '-l', str(self.path)])
 
 # ---------------------------------------------------------------- running commands with faults
+def _as_user(uid):
+    """Become `uid`, as a user with an install of their own would run: the offline body's package is imported and its
+    weights converted first (the suite's install may sit in a folder only its owner can read, as a CI's temp folder does)."""
+    from petbook.learner import lite_weights_path
+    cache = Path('user-cache').absolute(); cache.mkdir(mode=0o755, exist_ok=True)   # in the case's folder (the cwd)
+    os.environ['PETBOOK_CACHE'] = str(cache)
+    os.chmod(lite_weights_path(cache_dir=cache), 0o644)
+    os.setgid(uid); os.setuid(uid)
+
 def cli_target(argv, inject=None, user=None, **kwargs):
     "A child's target: run `inject()` (the fault, in the child), maybe become `user` (uid), then `petbook ARGV`."
     argv = [str(a) for a in argv]
@@ -82,7 +91,7 @@ def cli_target(argv, inject=None, user=None, **kwargs):
         os.environ.update(ENV); os.environ.pop('PETBOOK_DEBUG', None)
         from petbook.cli import main
         if inject: inject()
-        if user is not None: os.setgid(user); os.setuid(user)
+        if user is not None: _as_user(user)
         return main(argv, **kwargs)
     return target
 
