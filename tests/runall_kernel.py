@@ -78,11 +78,12 @@ def default_learner_calls(src:str) -> list:
     return found
 
 def describe_body(learn) -> dict:
-    "Which body a fastai learner has: resnet34 (21.3M parameters) or EfficientNet-Lite0 (3.4M), from the model itself."
+    "Which body a fastai learner has: resnet34 (21.3M parameters), EfficientNet-Lite0 (3.4M), Lite1 (4.1M) or Lite2 (4.8M), from the model itself."
     body = learn.model[0]
     n = sum(p.numel() for p in body.parameters())
-    return dict(body=type(body).__name__, params=n, pets_arch=getattr(learn, 'pets_arch', None),
-                arch='resnet34' if 20e6 < n < 23e6 else 'efficientnet_lite0' if 2.5e6 < n < 4.5e6 else 'other')
+    arch = ('resnet34' if 20e6 < n < 23e6 else 'efficientnet_lite0' if 2.5e6 < n < 3.8e6 else
+            'efficientnet_lite1' if 3.8e6 < n < 4.5e6 else 'efficientnet_lite2' if 4.5e6 < n < 5.2e6 else 'other')
+    return dict(body=type(body).__name__, params=n, pets_arch=getattr(learn, 'pets_arch', None), arch=arch)
 
 _GET_PETS = re.compile(r'(?<!\w)(?<!def )get_pets\(\s*\)')
 _TRAINS = re.compile(r'(?<!def )\b(fine_tune_pets|fine_tune|fit_one_cycle|fit)\(')

@@ -110,8 +110,8 @@ def _text(cell) -> str:
     return ''.join(t)
 
 def check_bodies(res, want:str, nb:Path):
-    "Each `pets_learner(dls)` (body left to petbook) made `want` ('resnet34'/'efficientnet_lite0') and its cell said so."
-    said = {'resnet34': r'(?i)resnet.?34', 'efficientnet_lite0': r'(?i)lite.?0'}[want]
+    "Each `pets_learner(dls)` (body left to petbook) made `want` ('resnet34' or 'efficientnet_liteN') and its cell said so."
+    said = r'(?i)resnet.?34' if want == 'resnet34' else rf'(?i)lite.?{want[-1]}'
     cells = {c.idx_: c for c in res['nb'].cells}
     for b in res['bodies']:
         if b.get('arch'): assert b['arch'] == want, f"{nb.name} cell {b['idx']}: pets_learner(dls) made a {b['arch']} body ({b['params']:,} parameters), not {want}"

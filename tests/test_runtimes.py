@@ -12,7 +12,7 @@ The notebook is copied alone into an empty folder outside the checkout. Its setu
 `$PETBOOK_INSTALL` points it at the wheel instead of `git+…`, and the package registry is the only other source.
 In the kernel (an IPython startup file) only 127.0.0.1, where a local server serves a Pets-layout
 `oxford-iiit-pet.tgz` of `../shared/realpets/oxford`, and the registry's hosts are reachable: no resnet34 weights, so
-petbook takes its packaged EfficientNet-Lite0. Every cell runs, hidden and `eval: false` ones included. A notebook
+petbook takes its packaged offline body (EfficientNet-Lite1). Every cell runs, hidden and `eval: false` ones included. A notebook
 fails on any error output, on a cell that prints a "missing" message, and on a figure with an empty plot (axes shown,
 nothing drawn). Per profile and notebook the seconds, cells run and cells failed are printed at the end of the run.
 
