@@ -65,7 +65,8 @@ def lite_weights_path(
     dest = Path(cache_dir or _cache_dir())/f'{name}-{src.stem}.safetensors'
     if dest.exists(): return dest
     sd = torch.load(src, map_location='cpu', weights_only=True)   # tensors only: nothing in the file can run
-    target = timm.create_model(name, pretrained=False).state_dict()
+    with torch.random.fork_rng(devices=[]):   # the random init below must not move the global seed: a model made
+        target = timm.create_model(name, pretrained=False).state_dict()   # after a first conversion would differ
     if len(sd) != len(target): raise ValueError(f'{src} holds {len(sd)} tensors; timm {name} has {len(target)}')
     out = {}
     for (k_src, v), (k_tgt, t) in zip(sd.items(), target.items()):
@@ -106,7 +107,10 @@ def _r34_url() -> str:
 def resnet34_source() -> str|None:
     "Where torchvision would get resnet34's ImageNet weights now: 'cache', 'download', or None (neither)."
     url = urlparse(_r34_url())
-    if (Path(torch.hub.get_dir())/'checkpoints'/Path(url.path).name).is_file(): return 'cache'
+    f = Path(torch.hub.get_dir())/'checkpoints'/Path(url.path).name
+    try: cached = f.is_file() and os.access(f, os.R_OK)
+    except OSError: cached = False   # a cache folder this user may not enter (another user's home) holds nothing for them
+    if cached: return 'cache'
     return 'download' if reachable(url.hostname, url.port or 443) else None
 
 TRAIN_EPOCHS = 2  # `petbook train`'s default epochs: the recipe whose benchmark runs rank the offline bodies

