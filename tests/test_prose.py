@@ -2,7 +2,8 @@
 
 1. No process notes in the notebooks (every cell, hidden ones too, and their text outputs), README.md or
    CONTRIBUTING.md: issue numbers ("issue 9", "#12"), work sessions, the development machine's tooling
-   (gpu-wheels, `.whl` files, `../shared`, the realpets/catsdogs folders, machines "lent to" someone).
+   (gpu-wheels, `.whl` files, `../shared`, the realpets/catsdogs folders, machines "lent to" someone); and, outside
+   CONTRIBUTING.md, how a page was made ("the machine that built", "hidden cell", "the tests run", "marked slow").
    A link to the issue tracker is fine; "issue 9" is not.
 2. On each lesson page (notebooks 00-06, 08 and 08a) at most 10% of the visible code cells are silent asserts: a
    cell whose code is only `assert`s and `test_*` calls (plus assignments and imports) and shows nothing.
@@ -29,6 +30,8 @@ EVERYWHERE = [
     (re.compile(r'\.\./shared'), 'the development checkout\'s shared folder'),
     (re.compile(r'realpets|catsdogs|find_realpets'), 'the development machine\'s photo folders'),
 ]
+# how a page was made, which readers of the pages and the README need not know (CONTRIBUTING.md may say it)
+HOW_BUILT = [(re.compile(r'the machine that built|hidden cells?\b|the tests run|marked slow', re.I), 'how the page was built')]
 
 def _texts(nb:Path):
     "(where, text, is_prose) for every cell of a notebook and its text outputs."
@@ -49,7 +52,8 @@ def process_notes(f:Path) -> list:
     found = []
     for where, text, prose in items:
         bare = re.sub(r'```.*?```|`[^`\n]*`|\]\([^)]*\)', '', text, flags=re.S) if prose else ''   # prose without code or URLs
-        for (rx, what), t in [(o, text) for o in EVERYWHERE] + [(o, bare) for o in PROSE_ONLY]:
+        pages = [(o, text) for o in HOW_BUILT] if f.name != 'CONTRIBUTING.md' else []
+        for (rx, what), t in [(o, text) for o in EVERYWHERE] + [(o, bare) for o in PROSE_ONLY] + pages:
             for m in list(rx.finditer(t))[:1]:                     # the first hit of each kind per cell
                 ctx = t[max(0, m.start()-50):m.end()+50].replace('\n', ' ')
                 found.append(f'{where or "line " + str(t.count(chr(10), 0, m.start()) + 1)}: {what}: «{ctx}»')
