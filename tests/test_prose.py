@@ -8,6 +8,10 @@
 2. On each lesson page (notebooks 00-06, 08 and 08a) at most 10% of the visible code cells are silent asserts: a
    cell whose code is only `assert`s and `test_*` calls (plus assignments and imports) and shows nothing.
    Such checks go in `#| hide` cells; a visible check prints what it checks.
+3. Each lesson page (tests/test_shown.py's `LESSONS`, 00-06) is a lesson, not the library's reference: at most 5
+   `show_doc` blocks (the functions that lesson uses), and at most 15% of its visible code cells hold a test line
+   (a `test_*(...)` call or an `assert`; a few one-line `test_eq`s that read as examples). Its prose never points at
+   code the page does not show ("the hidden check below", "checked (hidden)").
 Failures name each cell by its index in the notebook, counted from 0 (as `nb['cells'][i]`).
 """
 import ast, json, re
@@ -32,6 +36,9 @@ EVERYWHERE = [
 ]
 # how a page was made, which readers of the pages and the README need not know (CONTRIBUTING.md may say it)
 HOW_BUILT = [(re.compile(r'the machine that built|hidden cells?\b|the tests run|marked slow', re.I), 'how the page was built')]
+# on a lesson page, prose pointing at code the page does not show
+POINTS_AT_HIDDEN = [(re.compile(r'\bhidden\s+(?:code\s+)?(?:cells?|checks?|tests?|code)\b|\((?:checked\s+|tested\s+)?hidden(?:\s+checks?)?\)', re.I),
+                     'prose pointing at code the page does not show')]
 
 def _texts(nb:Path):
     "(where, text, is_prose) for every cell of a notebook and its text outputs."
@@ -53,6 +60,7 @@ def process_notes(f:Path) -> list:
     for where, text, prose in items:
         bare = re.sub(r'```.*?```|`[^`\n]*`|\]\([^)]*\)', '', text, flags=re.S) if prose else ''   # prose without code or URLs
         pages = [(o, text) for o in HOW_BUILT] if f.name != 'CONTRIBUTING.md' else []
+        if prose and f.stem in BUDGETED: pages += [(o, bare) for o in POINTS_AT_HIDDEN]
         for (rx, what), t in [(o, text) for o in EVERYWHERE] + [(o, bare) for o in PROSE_ONLY] + pages:
             for m in list(rx.finditer(t))[:1]:                     # the first hit of each kind per cell
                 ctx = t[max(0, m.start()-50):m.end()+50].replace('\n', ' ')
@@ -105,3 +113,59 @@ def test_lessons_show_their_checks(nb):
     if share > MAX_SILENT: pytest.fail(f'nbs/{nb.name}: {len(silent)} of {visible} visible code cells ({share:.0%}) are silent asserts '
         f'(at most {MAX_SILENT:.0%}): hide them (`#| hide`) or make them show their value:\n  '
         + '\n  '.join(f'cell {i}: {l}' for i, l in silent), pytrace=False)
+
+# ---- a lesson page is a lesson: a handful of show_doc blocks, few visible test lines ----------------------------------
+from test_shown import LESSONS as BUDGETED, NOT_SHOWN, shown_cells, directives
+MAX_SHOW_DOC, MAX_TEST_LINES = 5, 0.15
+
+def show_doc_blocks(nb:Path) -> list:
+    """[(cell index, name)] of every reference block the page renders: each `show_doc(...)` in a cell the page keeps, and,
+    as nbdev's docs add them (`nbdev.processors.add_show_docs`), one for each public function or class defined in an
+    `export`/`exports` cell that no `show_doc` documents already."""
+    cells = json.loads(nb.read_text())['cells']
+    explicit, defined = [], []
+    for i, c in enumerate(cells):
+        src = ''.join(c['source']); d = directives(src)
+        if c['cell_type'] != 'code' or 'hide' in d or d.get('include') == 'false': continue
+        explicit += [(i, m.strip()) for m in re.findall(r'^\s*show_doc\(([^)\n]*)', src, re.M)]
+        if d.keys() & {'export', 'exports', 'exec_doc'}:
+            try: body = ast.parse('\n'.join(l for l in src.splitlines() if not l.startswith('#|'))).body
+            except SyntaxError: continue
+            defined += [(i, o.name) for o in body if isinstance(o, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                        and (o.name[0] != '_' or o.name[:2] == '__')]
+    documented = {n.split(',')[0].strip() for _, n in explicit}
+    return sorted(explicit + [(i, n) for i, n in defined if n not in documented])
+
+def _test_line(node) -> bool:
+    "An `assert` or a `test_*(...)` call anywhere in `node`."
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assert): return True
+        if isinstance(n, ast.Call):
+            f = n.func
+            if (f.id if isinstance(f, ast.Name) else getattr(f, 'attr', '')).startswith('test_'): return True
+    return False
+
+def cells_with_tests(nb:Path) -> tuple:
+    "(visible code cells, [(cell index, first line)] of those holding a test line): tests/test_shown.py's shown cells."
+    cells = shown_cells(nb)
+    found = []
+    for i, code, _ in cells:
+        try: tree = ast.parse(code)
+        except SyntaxError: continue                                  # magics
+        if _test_line(tree): found.append((i, code.splitlines()[0][:90]))
+    return len(cells), found
+
+@pytest.mark.parametrize('name', BUDGETED)
+def test_lesson_show_doc_budget(name):
+    blocks = show_doc_blocks(NBS/f'{name}.ipynb')
+    if len(blocks) > MAX_SHOW_DOC: pytest.fail(f'nbs/{name}.ipynb renders {len(blocks)} show_doc blocks, those its `show_doc` calls ask for and those nbdev adds for the '
+        f'public functions and classes of its export cells (at most {MAX_SHOW_DOC} on a lesson page: the functions the lesson uses; '
+        'the rest belong on a "Going further" page, or in `#| exporti` cells):\n  ' + '\n  '.join(f'cell {i}: {w}' for i, w in blocks), pytrace=False)
+
+@pytest.mark.parametrize('name', BUDGETED)
+def test_lesson_test_line_budget(name):
+    visible, found = cells_with_tests(NBS/f'{name}.ipynb')
+    share = len(found) / max(visible, 1)
+    if share > MAX_TEST_LINES: pytest.fail(f'nbs/{name}.ipynb: {len(found)} of {visible} visible code cells ({share:.0%}) hold a test line '
+        f'(at most {MAX_TEST_LINES:.0%}): move edge cases into `#| hide` cells right after the code they check:\n  '
+        + '\n  '.join(f'cell {i}: {l}' for i, l in found), pytrace=False)
