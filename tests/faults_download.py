@@ -118,8 +118,8 @@ def digest(folder) -> str:
     return h.hexdigest()[:16]
 
 def timeout_of(seconds):
-    "A child's setup: lower `DOWNLOAD_TIMEOUT` to `seconds`."
-    return lambda pd: setattr(pd, 'DOWNLOAD_TIMEOUT', seconds)
+    "A child's setup: lower `DOWNLOAD_TIMEOUT` (petbook.files, where the download is made) to `seconds`."
+    return lambda pd: setattr(sys.modules['petbook.files'], 'DOWNLOAD_TIMEOUT', seconds)
 
 def go(d, home, srv, checks=None, setup=None, name='', bound=BOUND, wait=True):
     "Run `get_pets()` in a child against `srv` (started; `wait`: and finished)."

@@ -217,7 +217,7 @@ def test_get_pets_notebook_skips_without_photos(tmp_path, capfd, monkeypatch):
     monkeypatch.setenv('PETBOOK_SHARED', str(tmp_path/'no-shared'))
     monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'fastai'))
     monkeypatch.delenv('PETBOOK_DATA', raising=False)
-    monkeypatch.setattr('petbook.data.reachable', lambda host, port=443, timeout=3.0: False)   # offline
+    monkeypatch.setattr('petbook.files.reachable', lambda host, port=443, timeout=3.0: False)   # offline
     with pytest.raises(pytest.skip.Exception, match='calls get_pets'):
         test_notebook(nb('uses.ipynb', 'from petbook.data import get_pets', 'path = get_pets()'), capfd, monkeypatch)
     test_notebook(nb('toy.ipynb', 'x = 1', 'print(x)'), capfd, monkeypatch)     # no get_pets(): it runs

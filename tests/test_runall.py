@@ -165,11 +165,11 @@ import sys; sys.path.insert(0, {tests!r})
 from pathlib import Path
 from runall_kernel import install_network_guard
 install_network_guard()                                  # no network at all: a download would fail
-import petbook.data as d
+import petbook.data as d, petbook.files as f
 root = Path({root!r})
-if 'root' not in d._kaggle_inputs.__code__.co_varnames: sys.exit('petbook.data._kaggle_inputs takes no root')
-_orig = d._kaggle_inputs
-d._kaggle_inputs = lambda root=root: _orig(root)         # get_pets() looks under this root instead of /kaggle/input
+if 'root' not in f._kaggle_inputs.__code__.co_varnames: sys.exit('petbook.files._kaggle_inputs takes no root')
+_orig = f._kaggle_inputs
+f._kaggle_inputs = lambda root=root: _orig(root)         # get_pets() looks under this root instead of /kaggle/input
 print(d.get_pets())
 '''
 
