@@ -8,7 +8,9 @@ The notebooks go through nbdev's own processing (`nbdev.serve.proc_nbs`, as `nbd
 removed, `show_doc` rendered, `#| hide` cells dropped, API names linked) into `_proc/`; nbconvert's HTML
 exporter renders each processed notebook; this file only adds the page around it: the sidebar of
 `nbs/sidebar.yml` (the one list of pages, Quarto's too), the title from the notebook's title cell, previous/next
-links in sidebar order, and MathJax served from the `jupyter-server-mathjax` package (no CDN).
+links in sidebar order, and MathJax served from the `jupyter-server-mathjax` package (no CDN). A `code-fold` cell
+folds its code as Quarto does; an answer (`code-summary: "Answer"`) folds its code and output together. On a narrow
+screen the page list starts folded; `nbs/styles.css` (Quarto's stylesheet too) wraps long lines of code and output.
 """
 import argparse, html, json, re, shutil, sys
 from pathlib import Path
@@ -63,6 +65,13 @@ def process(force:bool=False, n_workers:int=2) -> Path:
         nbdev.serve_drv.main = build_docs.proc_one            # what proc_nbs runs per notebook
         try: return nbdev.serve.proc_nbs(str(NBS), n_workers=n_workers, force=force)
         finally: nbdev.serve_drv.main = _nbdev_main; os.chdir(cwd)
+
+def read_proc(f:Path):
+    "A processed notebook, without the run times execnb records in each cell (`execution.total`, a number nbformat's schema refuses)."
+    import nbformat
+    nb = json.loads(Path(f).read_text())
+    for c in nb.get('cells', []): c.get('metadata', {}).pop('execution', None)
+    return nbformat.reads(json.dumps(nb), as_version=4)
 
 def frontmatter(nb:dict) -> dict:
     "title/description from the processed notebook's frontmatter (nbdev makes it from the `# title`/`> summary` cell)."
@@ -183,7 +192,7 @@ def page(title, desc, body, nav, prev, nxt, site_title) -> str:
 
 def build_site(out:Path=SITE, force:bool=False, n_workers:int=2) -> list:
     "Process the notebooks with nbdev, render each page, write the site to `out`: [{nb, page, title}]."
-    import nbformat, jupyter_server_mathjax
+    import jupyter_server_mathjax
     from pygments.formatters import HtmlFormatter
     proc, out = process(force, n_workers), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,7 +204,7 @@ def build_site(out:Path=SITE, force:bool=False, n_workers:int=2) -> list:
     if not (out/'mathjax'/'MathJax.js').exists():
         shutil.copytree(Path(jupyter_server_mathjax.__file__).parent/'static', out/'mathjax', dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns('SVG'))
-    nbs = {n: nbformat.read(proc/n, as_version=4) for n in pages()}
+    nbs = {n: read_proc(proc/n) for n in pages()}
     info = [dict(nb=n, page=page_name(n), **{k: str(v) for k, v in frontmatter(nb).items() if k in ('title', 'description')})
             for n, nb in nbs.items()]
     for i in info: i.setdefault('title', Path(i['nb']).stem)
@@ -216,8 +225,8 @@ def build_site(out:Path=SITE, force:bool=False, n_workers:int=2) -> list:
 
 def readme_text(write:bool=False) -> str:
     "README.md: nbs/index.ipynb after nbdev's processing, as GitHub markdown; figures go to nbs/index_files/ (`write`)."
-    import nbformat, base64
-    nb, url = nbformat.read(process()/'index.ipynb', as_version=4), doc_url()
+    import base64
+    nb, url = read_proc(process()/'index.ipynb'), doc_url()
     fm, out, nfig = frontmatter(nb), [], 0
     out.append(f"# {fm.get('title', 'petbook')}" + (f"\n\n> {fm['description']}" if fm.get('description') else ''))
     for c in nb.cells[1:]:
