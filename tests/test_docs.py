@@ -296,6 +296,13 @@ def test_signatures_and_command_links():
     assert bd.command_links(f'The suite runs petbook `train`, {link} and `demo`.') == f'The suite runs petbook `train`, {link} and `demo`.'
     assert bd.command_links(f'See [petbook](https://x/petbook.html); {link} can be swapped.') == 'See [petbook](https://x/petbook.html); `predict` can be swapped.'
 
+def test_figure_alt_names_the_drawing_line():
+    "A figure gets Quarto's `fig-alt` as alternative text, or else the line of its cell that draws it (nbconvert's is a placeholder)."
+    assert bd.figure_alt("shown, t0 = {}, time.time()\nshow_top(t, shown[l], l)  # layer 1\nplt.show()") == 'Figure drawn by: show_top(t, shown[l], l)'
+    nb = _nb(('#| fig-alt: "Four pets"\nshow_pets(files)', ''), ('show_pets(files)', ''), ('x = 1', ''))
+    for c in nb.cells[:2]: c.outputs = [dict(output_type='display_data', data={'image/png': 'iVBORw0KGgo='}, metadata={})]
+    assert [c.metadata.get('alt') for c in bd.prepare(nb).cells] == ['Four pets', 'Figure drawn by: show_pets(files)', None]
+
 def test_docs_build_warns_of_nothing():
     "nbdev's one warning about a notebook's cells (imports beside other code, which the docs build then runs) is raised by no cell but the setup cell, which is meant to run anywhere."
     import warnings

@@ -67,10 +67,10 @@ def process(force:bool=False, n_workers:int=2) -> Path:
         finally: nbdev.serve_drv.main = _nbdev_main; os.chdir(cwd)
 
 def read_proc(f:Path):
-    "A processed notebook, without the run times execnb records in each cell (`execution.total`, a number nbformat's schema refuses)."
+    "A processed notebook, without what nbformat's schema refuses: execnb's run times (`execution.total`), nbdev's `has_sd` mark."
     import nbformat
     nb = json.loads(Path(f).read_text())
-    for c in nb.get('cells', []): c.get('metadata', {}).pop('execution', None)
+    for c in nb.get('cells', []): c.get('metadata', {}).pop('execution', None); c.pop('has_sd', None)
     return nbformat.reads(json.dumps(nb), as_version=4)
 
 def frontmatter(nb:dict) -> dict:
@@ -108,12 +108,20 @@ def prepare(nb):
             if o.get('data', {}).pop('application/vnd.jupyter.widget-view+json', None):   # a live widget: no kernel here
                 o.data = {'text/html': '<p class="pb-widget">An interactive widget shows here when the notebook runs.</p>'}
             if 'text/markdown' in o.get('data', {}): o.data['text/markdown'] = command_links(main_module(clean_md(o.data['text/markdown'])))
+        if any(k.startswith('image/') for o in c.get('outputs', []) for k in o.get('data', {})):
+            c.metadata['alt'] = opts.get('fig-alt') or opts.get('fig-cap') or figure_alt(c.source)
         if opts.get('code-fold') == 'true':                    # folded: see `fold`
             summ = opts.get('code-summary', 'Code')
             tags.add('pb-fold-all' if is_answer(summ) else 'pb-fold'); folds.append(summ)
         c.metadata['tags'] = sorted(tags); cells.append(c)
     nb.cells, nb.metadata['pb_folds'] = cells, folds
     return nb
+
+def figure_alt(src:str) -> str:
+    "A figure's alternative text when its cell gives none (Quarto's `fig-alt`, `fig-cap`): the code line that drew it."
+    lines = [l.split('  #')[0].strip() for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    draws = [l for l in lines if re.search(r'(?:show|plot|draw|figure|subplots)\w*\s*\(', l)] or lines
+    return f'Figure drawn by: {draws[0][:100]}' if draws else 'Figure'
 
 def main_module(md:str) -> str:
     """show_doc's signatures without `__main__.`: the docs build runs a notebook's cells as the kernel's `__main__`,
