@@ -1,4 +1,4 @@
-"""After step 5: upload your own photo and ask the model the book's question, in a widget that works in Jupyter, Colab and Kaggle (ipywidgets 7 and 8)
+"""Your own photo, after step 5: upload it and ask the model the book's question, in a widget that works in Jupyter, Colab and Kaggle (ipywidgets 7 and 8)
 
 Docs: https://petbook-dev.github.io/petbook/upload.html.md"""
 
