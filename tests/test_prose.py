@@ -137,12 +137,10 @@ def show_doc_blocks(nb:Path) -> list:
     return sorted(explicit + [(i, n) for i, n in defined if n not in documented])
 
 def _test_line(node) -> bool:
-    "An `assert` or a `test_*(...)` call anywhere in `node`."
+    "An `assert` or a call of a `test_*` function (fastcore.test's `test_eq`, ...) anywhere in `node`; methods such as `dls.test_dl` are not tests."
     for n in ast.walk(node):
         if isinstance(n, ast.Assert): return True
-        if isinstance(n, ast.Call):
-            f = n.func
-            if (f.id if isinstance(f, ast.Name) else getattr(f, 'attr', '')).startswith('test_'): return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id.startswith('test_'): return True
     return False
 
 def cells_with_tests(nb:Path) -> tuple:
