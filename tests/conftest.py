@@ -77,7 +77,7 @@ def _fault_counts(tr):
 # ---- the longest tests first, so that two workers finish together (longest-processing-time-first scheduling) ----------
 # Seconds measured on a 2-core CPU; a test not listed counts as short. Only the order changes, never what runs.
 LONG = {'test_notebook_in_runtime[colab-05_visualize]': 900, 'test_notebook_in_runtime[kaggle-05_visualize]': 900,
-        'test_shown_code_runs[05_visualize]': 850, 'test_shown_code_runs[04_finetune]': 300, 'test_shown_code_runs[06_upload]': 150,
+        'test_shown_code_runs[05_visualize]': 664, 'test_shown_code_runs[04_finetune]': 537, 'test_shown_code_runs[06_upload]': 268,
         'test_notebook_in_runtime[colab-04_finetune]': 319, 'test_notebook_in_runtime[kaggle-04_finetune]': 307,
         'test_notebook[05_visualize]': 240, 'test_notebook_in_runtime[kaggle-02b_fastlearn]': 200, 'test_notebook_in_runtime[colab-06_upload]': 198,
         'test_notebook_in_runtime[kaggle-06_upload]': 187, 'test_notebook_in_runtime[colab-02b_fastlearn]': 144,
