@@ -134,6 +134,12 @@ def _backward_rule(model, rule='deconvnet'):
     "`evaluating(model)` in which the ReLUs pass signals back by the deconvnet (or guided backprop) rule; in-place ops are off."
     return evaluating(model, [(m, _rule_hook(rule)) for m in model.modules() if isinstance(m, _RULE_ACTS)], inplace=False)
 
+def _unit_acts(model, layer, x, units) -> torch.Tensor:
+    "Each image's chosen unit of `layer`: [B]."
+    a = _forward_to(model, dict(model.named_modules())[layer], x).as_subclass(torch.Tensor)
+    c, i, j = torch.as_tensor(units, device=a.device).long().T
+    return a[torch.arange(len(x), device=a.device), c, i, j]
+
 def deconv(
     model:nn.Module, # The model
     layer:str, # Name of the module whose units to project
@@ -143,24 +149,15 @@ def deconv(
 ) -> torch.Tensor: # [B, 3, H, W] projections into pixel space
     "Deconvnet projection of one unit per image into pixel space, starting from its activation, all others zero."
     if rule not in ('deconvnet', 'guided'): raise ValueError(f"rule must be 'deconvnet' or 'guided', not {rule!r}")
-    mod = dict(model.named_modules())[layer]
     x = x.detach().as_subclass(torch.Tensor).clone().requires_grad_(True)
-    c, i, j = torch.as_tensor(units).long().T
     with _backward_rule(model, rule), torch.enable_grad():
-        a = _forward_to(model, mod, x).as_subclass(torch.Tensor)
-        sel = a[torch.arange(len(x)), c, i, j]
+        sel = _unit_acts(model, layer, x, units)
         g, = torch.autograd.grad(sel, x, grad_outputs=sel.detach())   # images are independent in eval mode
     return g
 
 # %% ../nbs/05b_activations.ipynb #ce1bfb3a
 PROJECTIONS = {'smoothgrad': 'SmoothGrad', 'gradient': 'gradient', 'occlusion': 'unit occlusion',
                'deconvnet': 'deconvnet', 'guided': 'guided backprop'}   # method -> how figures name it
-
-def _unit_acts(model, layer, x, units) -> torch.Tensor:
-    "Each image's chosen unit of `layer`: [B]."
-    a = _forward_to(model, dict(model.named_modules())[layer], x).as_subclass(torch.Tensor)
-    c, i, j = torch.as_tensor(units, device=a.device).long().T
-    return a[torch.arange(len(x), device=a.device), c, i, j]
 
 def _smoothgrad(model, layer, x, units, samples:int, noise:float) -> torch.Tensor:
     "The unit's gradient, averaged over `samples` noisy copies of `x` (noise: a share of the input's range); `samples=0`: the plain gradient."

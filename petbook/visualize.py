@@ -151,8 +151,8 @@ def _grid(tiles, nrow=3): return make_grid(torch.stack(tiles), nrow=nrow, paddin
 
 def _checks_line(tiles:list) -> str:
     "Each shown method's two numbers, for the figure's foot."
-    return '    '.join(f"{PROJECTIONS[m]}: same {_tile_stats(tiles, m)['same']:.2f}, trained vs random {_tile_stats(tiles, m)['random']:.2f}"
-                       for m in tiles[0]['methods'] if f'{m}_random' in tiles[0])
+    stats = {m: _tile_stats(tiles, m) for m in tiles[0]['methods'] if f'{m}_random' in tiles[0]}
+    return '    '.join(f"{PROJECTIONS[m]}: same {s['same']:.2f}, trained vs random {s['random']:.2f}" for m, s in stats.items())
 
 def show_top(
     top:TopUnits, # `top_activations` of one layer
